@@ -111,10 +111,12 @@ impl std::error::Error for AnalysisError {}
 pub fn analyze(command: &str, env: &Environment) -> Result<Analysis, AnalysisError> {
     let placeholders = grammar::placeholders(command).map_err(AnalysisError::Grammar)?;
     let script = shell::lex(command, &placeholders).map_err(AnalysisError::Syntax)?;
+    // Words as rendered text: placeholders and expansions are marks, so a
+    // wrapper's option values may hold them while the program name may not.
     let texts: Vec<Vec<Option<String>>> = script
         .commands
         .iter()
-        .map(|c| c.words.iter().map(Word::literal).collect())
+        .map(|c| c.words.iter().map(|w| Some(w.rendered())).collect())
         .collect();
     let resolutions: Vec<Resolution> = texts
         .iter()
@@ -134,9 +136,10 @@ pub fn analyze(command: &str, env: &Environment) -> Result<Analysis, AnalysisErr
             .words
             .iter()
             .position(|w| w.sites().any(|s| s == site_index));
-        let program = match (site.role, word_index) {
-            (Role::Argument, Some(i)) => res.owner.get(i).cloned().flatten(),
-            (Role::Program, _) => None,
+        let program = match (site.role, word_index, res.program_index) {
+            (Role::Program, _, _) | (_, _, None) => None,
+            // A wrapper's own option (`sudo -u {{X}} …`) goes to the wrapper.
+            (Role::Argument, Some(i), Some(pi)) if i < pi => res.owner.get(i).cloned().flatten(),
             _ => res.program().map(str::to_owned),
         };
         let inline_code = program.as_deref().is_some_and(|p| {
@@ -178,8 +181,9 @@ pub fn analyze(command: &str, env: &Environment) -> Result<Analysis, AnalysisErr
     })
 }
 
-/// Programs that read the output of command `start`: downstream stages of
-/// its pipeline and enclosing commands, transitively.
+/// Programs that may read the output of command `start`: downstream stages
+/// of its pipeline, enclosing commands, and commands substituted into it
+/// (`>(…)` reads what the command writes), transitively.
 fn consumers(script: &Script, res: &[Resolution], start: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut frontier = vec![start];
@@ -189,7 +193,7 @@ fn consumers(script: &Script, res: &[Resolution], start: usize) -> Vec<String> {
             continue;
         }
         for (i, other) in script.commands.iter().enumerate() {
-            if other.pipe_from == Some(c) {
+            if other.pipe_from == Some(c) || other.enclosing == Some(c) {
                 frontier.push(i);
                 out.push(program_label(&res[i]));
             }
@@ -630,7 +634,7 @@ impl Found {
             }
             Operands::FirstHost => {
                 if let Some(op) = operands.first() {
-                    if url_in(op).is_none() && !op.contains('@') {
+                    if url_in(op).is_none() {
                         self.destination(op, url_target(op));
                     }
                 }

@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::analysis::{self, Analysis, Environment, Use};
 use crate::destination::{HostPattern, Target};
-use crate::programs::{self, ORACLES, REVEALERS, TRANSFORMERS};
+use crate::programs::{self, ENCODERS, ORACLES, REVEALERS, TRANSFORMERS};
 use crate::shell::Role;
 use crate::substitute::{self, SubstitutionPlan};
 use crate::time::Timestamp;
@@ -424,8 +424,7 @@ fn check_use(
         return;
     }
     if let Some(c) = u.consumers.iter().find(|c| {
-        (TRANSFORMERS.contains(&c.as_str()) || programs::interpreter_flags(c).is_some())
-            && !exempt(c)
+        (ENCODERS.contains(&c.as_str()) || programs::interpreter_flags(c).is_some()) && !exempt(c)
     }) {
         refuse(
             Rule::EncodedOutput,

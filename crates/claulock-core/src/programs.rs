@@ -72,6 +72,16 @@ pub const TRANSFORMERS: &[&str] = &[
     "recode",
 ];
 
+/// Programs that may not read the output of a command holding a secret:
+/// they would turn a value that an endpoint echoed back into a form the
+/// scrubber may not know. Narrower than [`TRANSFORMERS`] on purpose:
+/// `curl … | jq .login` and `| grep`, `| head` stay usable.
+pub const ENCODERS: &[&str] = &[
+    "base64", "base32", "basenc", "uuencode", "xxd", "od", "hexdump", "hd", "rev", "tr", "fold",
+    "cut", "sed", "awk", "gawk", "mawk", "nawk", "iconv", "openssl", "gpg", "gzip", "bzip2", "xz",
+    "zstd", "lz4", "compress", "dd", "rot13", "caesar", "recode", "split",
+];
+
 /// Programs and keywords that compare or measure a value: each answer leaks
 /// a little, and a loop of them leaks it all.
 pub const ORACLES: &[&str] = &[
@@ -290,6 +300,8 @@ const WRAPPERS: &[Wrapper] = &[
 /// follow (`env -S` splits a string into a new command line).
 const OPAQUE_WRAPPER_OPTIONS: &[(&str, &str)] = &[("env", "-S"), ("env", "--split-string")];
 
+use crate::shell::{DYNAMIC_MARK, PLACEHOLDER_MARK};
+
 /// The basename of a program word, as allowlists name programs.
 ///
 /// A relative path (`./curl`, `bin/curl`) keeps its path, so that a script
@@ -341,6 +353,14 @@ pub(crate) fn resolve(words: &[Option<String>]) -> Resolution {
                 wrappers,
             };
         };
+        if word.contains([DYNAMIC_MARK, PLACEHOLDER_MARK]) {
+            return Resolution {
+                owner,
+                program_index: None,
+                env_assignments,
+                wrappers,
+            };
+        }
         let name = program_name(word).to_owned();
         let Some(wrapper) = WRAPPERS.iter().find(|w| w.name == name) else {
             for o in owner.iter_mut().skip(i) {
@@ -355,10 +375,14 @@ pub(crate) fn resolve(words: &[Option<String>]) -> Resolution {
         };
         owner[i] = Some(name.clone());
         wrappers.push(name.clone());
+        let wrapper_index = i;
         i += 1;
         let mut operands = wrapper.leading_operands;
         while let Some(arg) = words.get(i) {
             let Some(arg) = arg else {
+                break;
+            };
+            if arg.starts_with(DYNAMIC_MARK) && operands == 0 {
                 // An expansion where an option or the program should be.
                 owner[i] = Some(name.clone());
                 return Resolution {
@@ -367,7 +391,7 @@ pub(crate) fn resolve(words: &[Option<String>]) -> Resolution {
                     env_assignments,
                     wrappers,
                 };
-            };
+            }
             if OPAQUE_WRAPPER_OPTIONS
                 .iter()
                 .any(|(w, o)| *w == name && (arg == o || arg.starts_with(&format!("{o}="))))
@@ -426,9 +450,12 @@ pub(crate) fn resolve(words: &[Option<String>]) -> Resolution {
             break;
         }
         if i >= words.len() {
+            // Nothing left to run: the wrapper acts alone (`env` prints the
+            // environment).
+            wrappers.pop();
             return Resolution {
                 owner,
-                program_index: None,
+                program_index: Some(wrapper_index),
                 env_assignments,
                 wrappers,
             };
@@ -484,7 +511,7 @@ mod tests {
 
     fn words(s: &str) -> Vec<Option<String>> {
         s.split_whitespace()
-            .map(|w| (w != "$X").then(|| w.to_owned()))
+            .map(|w| Some(w.replace("$X", &DYNAMIC_MARK.to_string())))
             .collect()
     }
 
@@ -502,7 +529,8 @@ mod tests {
             ("command -p curl", Some("curl")),
             ("env -S 'curl x'", None),
             ("env $X curl", None),
-            ("sudo", None),
+            ("sudo", Some("sudo")),
+            ("env A=1", Some("env")),
         ];
         for (cmd, want) in cases {
             let mut r = resolve(&words(cmd));

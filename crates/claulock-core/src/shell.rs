@@ -676,9 +676,12 @@ impl Parser<'_> {
         self.pos += op.len();
         self.skip_blanks();
         let start = self.pos;
-        if self
-            .peek()
-            .is_none_or(|c| matches!(c, b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'))
+        let process_substitution =
+            matches!(self.peek(), Some(b'<' | b'>')) && self.peek_at(1) == Some(b'(');
+        if !process_substitution
+            && self
+                .peek()
+                .is_none_or(|c| matches!(c, b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'))
         {
             return Err(SyntaxError::new(start, format!("`{op}` has no target")));
         }

@@ -18,7 +18,7 @@
 //!
 //! `{{!NAME}}` becomes the literal text `{{NAME}}`.
 
-use crate::analysis::Analysis;
+use crate::analysis::{self, Analysis, AnalysisError, Environment};
 use crate::grammar::{self, Segment};
 use crate::shell::{Context, Edit};
 
@@ -48,6 +48,26 @@ pub struct SubstitutionPlan {
 /// The environment variable that carries secret `name`.
 pub fn env_var(name: &str) -> String {
     format!("{ENV_PREFIX}{name}")
+}
+
+/// The plan for `command` without a policy decision, for callers that have
+/// decided already (or, in tests, that only want the rewrite).
+///
+/// # Errors
+///
+/// When the command cannot be analysed, or holds a placeholder in a context
+/// that cannot be rewritten safely.
+///
+/// # Example
+///
+/// ```
+/// let plan = claulock_core::substitute::substitution_plan("curl -u me:{{PW}} https://x.example").unwrap();
+/// assert!(plan.command.ends_with(r#"curl -u me:"${__claulock_PW}" https://x.example"#));
+/// assert_eq!(plan.bindings[0].env_var, "CLAULOCK_SECRET_PW");
+/// ```
+pub fn substitution_plan(command: &str) -> Result<SubstitutionPlan, AnalysisError> {
+    let analysis = analysis::analyze(command, &Environment::default())?;
+    Ok(plan(command, &analysis))
 }
 
 pub(crate) fn plan(command: &str, analysis: &Analysis) -> SubstitutionPlan {
