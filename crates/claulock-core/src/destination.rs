@@ -161,8 +161,10 @@ pub(crate) fn url_in(word: &str) -> Option<&str> {
     let idx = word.find("://")?;
     // The scheme is the run of scheme characters before `://`.
     let scheme_start = word[..idx]
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     if scheme_start == idx {
         return None;
     }
@@ -303,6 +305,9 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(&url_target(text), want, "{text}");
         }
+        // Found by the `decide` fuzz target: a multi-byte character before
+        // the scheme.
+        assert_eq!(url_in("\u{59f}ido://\u{7}"), Some("ido://\u{7}"));
         for text in [
             "https://a@b@c/",
             "https://evil.com\\@api.github.com/",
