@@ -9,7 +9,9 @@ use std::fmt;
 
 use crate::analysis::{self, Analysis, Environment, Use};
 use crate::destination::{HostPattern, Target};
-use crate::programs::{self, ENCODERS, ORACLES, REVEALERS, TRANSFORMERS};
+use crate::programs::{
+    self, ENCODERS, FILE_NAMERS, ORACLES, REVEALERS, TRANSFORMERS, VARIABLE_SETTERS,
+};
 use crate::shell::Role;
 use crate::substitute::{self, SubstitutionPlan};
 use crate::time::Timestamp;
@@ -106,8 +108,8 @@ pub enum Rule {
     ProjectScope,
     /// The placeholder is the command name.
     ProgramPosition,
-    /// The placeholder names a file.
-    RedirectTarget,
+    /// The value would name a file or directory.
+    FileName,
     /// The value would land in a shell variable or loop variable.
     ShellVariable,
     /// The value would be compared or measured (`[[`, `case`, `test`, …).
@@ -143,34 +145,37 @@ pub enum Rule {
 
 impl fmt::Display for Rule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = serde_json_name(*self);
-        f.write_str(s)
+        f.write_str(self.as_str())
     }
 }
 
-fn serde_json_name(rule: Rule) -> &'static str {
-    match rule {
-        Rule::Syntax => "syntax",
-        Rule::UnknownSecret => "unknown-secret",
-        Rule::Expired => "expired",
-        Rule::ProjectScope => "project-scope",
-        Rule::ProgramPosition => "program-position",
-        Rule::RedirectTarget => "redirect-target",
-        Rule::ShellVariable => "shell-variable",
-        Rule::Oracle => "oracle",
-        Rule::UnknownProgram => "unknown-program",
-        Rule::Function => "function",
-        Rule::ProgramAllowlist => "program-allowlist",
-        Rule::Revealing => "revealing",
-        Rule::Transforming => "transforming",
-        Rule::InlineCode => "inline-code",
-        Rule::EncodedOutput => "encoded-output",
-        Rule::HostAllowlist => "host-allowlist",
-        Rule::UnknownDestination => "unknown-destination",
-        Rule::AmbiguousDestination => "ambiguous-destination",
-        Rule::NoDestination => "no-destination",
-        Rule::PlaceholderInHost => "placeholder-in-host",
-        Rule::Reroute => "reroute",
+impl Rule {
+    /// The rule's stable name, as in JSON output and audit lines
+    /// (`host-allowlist`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::Syntax => "syntax",
+            Rule::UnknownSecret => "unknown-secret",
+            Rule::Expired => "expired",
+            Rule::ProjectScope => "project-scope",
+            Rule::ProgramPosition => "program-position",
+            Rule::FileName => "file-name",
+            Rule::ShellVariable => "shell-variable",
+            Rule::Oracle => "oracle",
+            Rule::UnknownProgram => "unknown-program",
+            Rule::Function => "function",
+            Rule::ProgramAllowlist => "program-allowlist",
+            Rule::Revealing => "revealing",
+            Rule::Transforming => "transforming",
+            Rule::InlineCode => "inline-code",
+            Rule::EncodedOutput => "encoded-output",
+            Rule::HostAllowlist => "host-allowlist",
+            Rule::UnknownDestination => "unknown-destination",
+            Rule::AmbiguousDestination => "ambiguous-destination",
+            Rule::NoDestination => "no-destination",
+            Rule::PlaceholderInHost => "placeholder-in-host",
+            Rule::Reroute => "reroute",
+        }
     }
 }
 
@@ -330,7 +335,7 @@ fn check_use(
         }
         Role::RedirectTarget => {
             refuse(
-                Rule::RedirectTarget,
+                Rule::FileName,
                 format!("{{{{{name}}}}} would become a file name; secrets may not name files"),
             );
             return;
@@ -395,7 +400,11 @@ fn check_use(
         }
     }
     if !exempt(program) {
-        let bad = if REVEALERS.contains(&program) {
+        let bad = if VARIABLE_SETTERS.contains(&program) {
+            Some((Rule::ShellVariable, "stores in a shell variable"))
+        } else if FILE_NAMERS.contains(&program) {
+            Some((Rule::FileName, "turns into file names"))
+        } else if REVEALERS.contains(&program) {
             Some((Rule::Revealing, "prints"))
         } else if TRANSFORMERS.contains(&program) {
             Some((Rule::Transforming, "encodes or transforms"))
@@ -501,6 +510,18 @@ fn check_use(
         let program_trusted = layers
             .iter()
             .any(|l| l.allow_programs.iter().any(|p| p == program));
+        // git is trusted to know its remote, not to keep a value to itself:
+        // `git commit -m {{T}}` would store it for any later `git log`.
+        let remote_less_git = program == "git" && analysis.destinations.is_empty();
+        if remote_less_git {
+            refuse(
+                Rule::NoDestination,
+                format!(
+                    "{name} may only go to {hosts}; give git a remote URL (push, pull, fetch, clone or ls-remote), never a value to store"
+                ),
+            );
+            return;
+        }
         if analysis.destinations.is_empty() && !program_trusted {
             refuse(
                 Rule::NoDestination,

@@ -123,6 +123,16 @@ pub const INTERPRETERS: &[(&str, &[&str])] = &[
     ("irb", &[]),
 ];
 
+/// Programs that store what they get in a shell variable, where it can be
+/// transformed later out of this analysis' sight.
+pub const VARIABLE_SETTERS: &[&str] = &["read", "mapfile", "readarray", "getopts", "let"];
+
+/// Programs whose arguments become file or directory names, which any later
+/// `ls` or `pwd` prints.
+pub const FILE_NAMERS: &[&str] = &[
+    "touch", "mkdir", "cd", "pushd", "ln", "mv", "cp", "install", "mkfifo", "mknod", "rename",
+];
+
 /// Builtins that run their arguments as shell code.
 pub const CODE_BUILTINS: &[&str] = &["eval", "source", ".", "trap", "mapfile", "readarray"];
 
