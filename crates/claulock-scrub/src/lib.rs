@@ -1,7 +1,106 @@
-//! claulock-scrub: the streaming scrubber.
+//! A streaming scrubber that removes secret values from output, in any
+//! common form, at any chunk boundary.
 //!
-//! **Not implemented yet.** This crate is reserved in the workspace so that
-//! the architecture is visible from the start; it exports nothing. The
-//! scrubber is specified in the project's issue tracker ("claulock-scrub: a
-//! streaming scrubber that catches a secret in any common form").
+//! A [`Scrubber`] is built once from named secrets (any bytes) and then
+//! scrubs any number of independent [`Stream`]s: feed chunks as they arrive,
+//! collect output in your own buffer, finish at the end. Each occurrence of
+//! a secret becomes a marker that names it and the form found:
+//! `[REDACTED:GITHUB_TOKEN]`, `[REDACTED:GITHUB_TOKEN:base64]`.
+//!
+//! # claulock-scrub performs no IO
+//!
+//! Bytes in, bytes out: no files, sockets, threads, timers or clock. The
+//! optional `io` feature adds `ScrubWriter`, an adapter over a writer you
+//! supply.
+//!
+//! # Forms caught
+//!
+//! The value itself and reversed; base64 (standard and URL-safe, padded or
+//! not, at all three byte alignments, so a value inside a larger blob such
+//! as `Basic base64(user:token)` is caught); hex in both cases;
+//! percent-encoding (`encodeURIComponent` and `%XX` of every byte, both
+//! cases); JSON string escapes (`\"`, `\\`, `\/`, `\uXXXX`); `\xNN`
+//! escapes; each long line of a multi-line value (PEM keys); optionally any
+//! window of K bytes of a long, high-entropy value ([`Forms::fragments`]).
+//! Each form can be switched off ([`Forms`]).
+//!
+//! # Chunk safety without timers
+//!
+//! The output for any split of the input is byte-identical to the output of
+//! [`Scrubber::scrub`] on the whole: a stream holds back at most the longest
+//! pattern's length minus one byte, and never flushes on a timer. At the end
+//! of a stream, a held-back prefix of a form (at least
+//! [`ScrubberBuilder::min_partial`] bytes) is redacted, not emitted.
+//! Overlapping and adjacent matches merge into one marker. Bytes that hold
+//! no secret pass through untouched, binary and invalid UTF-8 included.
+//!
+//! # Speed
+//!
+//! Secrets are long and high-entropy, so a hashed-window prefilter inspects
+//! one 8-byte window every `shortest pattern - 7` bytes and runs the
+//! Aho-Corasick automaton only near candidates: on ordinary output it is
+//! faster than a plain Aho-Corasick search over the same patterns (see the
+//! crate's benchmarks).
+//!
+//! # Short values
+//!
+//! Masking a short or low-entropy value (`user`, `password`) mangles
+//! unrelated output and reveals the value by context. Values shorter than
+//! [`ScrubberBuilder::min_secret_len`] (default 8 bytes) are refused, and
+//! weak ones are reported by [`Scrubber::warnings`] so the caller can warn.
+//!
+//! # Example
+//!
+//! ```
+//! use claulock_scrub::Scrubber;
+//!
+//! let scrubber = Scrubber::builder()
+//!     .secret("GITHUB_TOKEN", "ghp_16C7e42F292c6912E7710c838347Ae178B4a")
+//!     .build()
+//!     .unwrap();
+//!
+//! let mut stream = scrubber.stream();
+//! let mut out = Vec::new();
+//! // The token arrives split across two writes, then hex-encoded.
+//! stream.feed(b"token=ghp_16C7e42F292c6912", &mut out);
+//! stream.feed(b"E7710c838347Ae178B4a\n", &mut out);
+//! stream.feed(b"hex: 6768705f313643376534324632393263363931324537373130633833383334374165313738423461\n", &mut out);
+//! stream.finish(&mut out);
+//! assert_eq!(out, b"token=[REDACTED:GITHUB_TOKEN]\nhex: [REDACTED:GITHUB_TOKEN:hex]\n");
+//!
+//! let stats = stream.stats();
+//! assert_eq!(stats.len(), 2);
+//! assert_eq!(stats[0].secret, "GITHUB_TOKEN");
+//! ```
+//!
+//! # No API returns a secret
+//!
+//! Markers, statistics, warnings, errors and `Debug` output name secrets and
+//! count them; none holds a value or any of its forms.
+//!
+//! # Crate features
+//!
+//! - `io`: `ScrubWriter`, an `std::io::Write` adapter.
+
 #![forbid(unsafe_code)]
+
+mod forms;
+#[cfg(feature = "io")]
+mod io;
+mod matcher;
+mod scrubber;
+mod stream;
+
+pub use forms::{Form, Forms};
+#[cfg(feature = "io")]
+pub use io::ScrubWriter;
+pub use scrubber::{
+    BuildError, DEFAULT_MARKER, DEFAULT_MIN_PARTIAL, DEFAULT_MIN_SECRET_LEN, Scrubber,
+    ScrubberBuilder, Warning,
+};
+pub use stream::{Catch, Stream};
+
+#[doc(hidden)]
+pub mod fuzzing;
+#[doc(hidden)]
+pub mod testdata;

@@ -1,0 +1,359 @@
+//! Building a scrubber from named secrets.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::forms::{self, Form, Forms};
+use crate::matcher::Matcher;
+use crate::stream::Stream;
+
+/// Values shorter than this are refused by default: masking them would
+/// mangle ordinary output and reveal them by context.
+pub const DEFAULT_MIN_SECRET_LEN: usize = 8;
+
+/// At the end of a stream, a cut-off prefix of a form at least this long is
+/// redacted by default.
+pub const DEFAULT_MIN_PARTIAL: usize = 8;
+
+/// A value is reported as weak below this length.
+const WEAK_LEN: usize = 16;
+
+/// The default marker: `[REDACTED:NAME]` for the value itself,
+/// `[REDACTED:NAME:FORM]` for an encoding.
+pub const DEFAULT_MARKER: &str = "[REDACTED:{name}{:form}]";
+
+/// A scrubber: built once, shared cheaply (it is an `Arc` inside), used for
+/// any number of independent [`Stream`]s.
+#[derive(Clone)]
+pub struct Scrubber {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) names: Vec<String>,
+    /// Per pattern: the secret it belongs to and its form.
+    pub(crate) origin: Vec<(usize, Form)>,
+    /// Per pattern: its length (patterns themselves live in the automaton
+    /// and the partial index).
+    pub(crate) matcher: Matcher,
+    pub(crate) marker: String,
+    pub(crate) min_partial: usize,
+    /// `partial[b]`: (pattern, prefix length k) for every proper prefix of
+    /// at least `min_partial` bytes whose last byte is `b`.
+    pub(crate) partial: Vec<Vec<(usize, usize)>>,
+    pub(crate) patterns: Vec<Vec<u8>>,
+    pub(crate) warnings: Vec<Warning>,
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Names and counts only: never a pattern, which is a value's form.
+        f.debug_struct("Scrubber")
+            .field("secrets", &self.inner.names)
+            .field("patterns", &self.inner.patterns.len())
+            .finish()
+    }
+}
+
+/// Something a caller may want to tell the user about a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Warning {
+    /// The value is short or repetitive: masking it may mangle unrelated
+    /// output and reveal it by context.
+    Weak {
+        /// The secret's name.
+        name: String,
+    },
+    /// The value has a byte the JSON form cannot express (invalid UTF-8).
+    NotUtf8 {
+        /// The secret's name.
+        name: String,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::Weak { name } => write!(
+                f,
+                "secret {name} is short or repetitive: masking it may mangle unrelated output and hint at its value"
+            ),
+            Warning::NotUtf8 { name } => {
+                write!(
+                    f,
+                    "secret {name} is not UTF-8, so its JSON form is not searched"
+                )
+            }
+        }
+    }
+}
+
+/// Why a scrubber could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    kind: BuildErrorKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum BuildErrorKind {
+    TooShort {
+        name: String,
+        len: usize,
+        min: usize,
+    },
+    BadName {
+        name: String,
+    },
+    DuplicateName {
+        name: String,
+    },
+    BadMarker {
+        reason: &'static str,
+    },
+    Automaton {
+        message: String,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            BuildErrorKind::TooShort { name, len, min } => write!(
+                f,
+                "secret {name} is {len} bytes long, shorter than the minimum of {min}: a value that short cannot be masked safely"
+            ),
+            BuildErrorKind::BadName { name } => write!(
+                f,
+                "secret name {name:?} must be non-empty and hold no control characters"
+            ),
+            BuildErrorKind::DuplicateName { name } => {
+                write!(f, "secret name {name} is given twice")
+            }
+            BuildErrorKind::BadMarker { reason } => write!(f, "marker template {reason}"),
+            BuildErrorKind::Automaton { message } => {
+                write!(f, "cannot build the pattern automaton: {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// Configures and builds a [`Scrubber`].
+#[derive(Clone)]
+pub struct ScrubberBuilder {
+    secrets: Vec<(String, Vec<u8>)>,
+    forms: Forms,
+    min_secret_len: usize,
+    min_partial: usize,
+    marker: String,
+}
+
+impl fmt::Debug for ScrubberBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScrubberBuilder")
+            .field(
+                "secrets",
+                &self.secrets.iter().map(|s| &s.0).collect::<Vec<_>>(),
+            )
+            .field("forms", &self.forms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ScrubberBuilder {
+    fn default() -> Self {
+        ScrubberBuilder {
+            secrets: Vec::new(),
+            forms: Forms::default(),
+            min_secret_len: DEFAULT_MIN_SECRET_LEN,
+            min_partial: DEFAULT_MIN_PARTIAL,
+            marker: DEFAULT_MARKER.to_owned(),
+        }
+    }
+}
+
+impl ScrubberBuilder {
+    /// A builder with every form on except fragments.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a secret. Its name appears in markers and statistics; its value
+    /// is any bytes.
+    pub fn secret(&mut self, name: impl Into<String>, value: impl AsRef<[u8]>) -> &mut Self {
+        self.secrets.push((name.into(), value.as_ref().to_vec()));
+        self
+    }
+
+    /// Chooses the forms to look for.
+    pub fn forms(&mut self, forms: Forms) -> &mut Self {
+        self.forms = forms;
+        self
+    }
+
+    /// Values shorter than `len` bytes make [`build`](Self::build) fail.
+    pub fn min_secret_len(&mut self, len: usize) -> &mut Self {
+        self.min_secret_len = len;
+        self
+    }
+
+    /// At the end of a stream, a cut-off prefix of a form at least `len`
+    /// bytes long is redacted (`0` turns this off).
+    pub fn min_partial(&mut self, len: usize) -> &mut Self {
+        self.min_partial = len;
+        self
+    }
+
+    /// The marker template: `{name}` is the secret's name, `{form}` the
+    /// form's name, and `{:form}` is `:form` for an encoding and nothing for
+    /// the raw value. Default: [`DEFAULT_MARKER`].
+    pub fn marker(&mut self, template: impl Into<String>) -> &mut Self {
+        self.marker = template.into();
+        self
+    }
+
+    /// Builds the scrubber.
+    ///
+    /// # Errors
+    ///
+    /// A value shorter than the minimum, an empty or duplicate name, a
+    /// marker template that could be mistaken for a placeholder (`{{`), or
+    /// a pattern set too large for the automaton. No message holds a value.
+    pub fn build(&self) -> Result<Scrubber, BuildError> {
+        let err = |kind| Err(BuildError { kind });
+        if self.marker.contains("{{") || self.marker.contains("}}") {
+            return err(BuildErrorKind::BadMarker {
+                reason: "must not contain `{{` or `}}`: a marker must never read as a placeholder",
+            });
+        }
+        let mut names = Vec::new();
+        let mut warnings = Vec::new();
+        let mut origin = Vec::new();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (idx, (name, value)) in self.secrets.iter().enumerate() {
+            if name.is_empty() || name.chars().any(char::is_control) {
+                return err(BuildErrorKind::BadName { name: name.clone() });
+            }
+            if names.contains(name) {
+                return err(BuildErrorKind::DuplicateName { name: name.clone() });
+            }
+            if value.len() < self.min_secret_len.max(1) {
+                return err(BuildErrorKind::TooShort {
+                    name: name.clone(),
+                    len: value.len(),
+                    min: self.min_secret_len.max(1),
+                });
+            }
+            if value.len() < WEAK_LEN || forms::entropy_bits(value) < 2.5 {
+                warnings.push(Warning::Weak { name: name.clone() });
+            }
+            if self.forms.json && std::str::from_utf8(value).is_err() {
+                warnings.push(Warning::NotUtf8 { name: name.clone() });
+            }
+            names.push(name.clone());
+            for (form, p) in forms::patterns(value, &self.forms) {
+                // Identical bytes are one pattern, named by its first form
+                // (the raw value before its encodings, earlier secrets first).
+                if p.len() >= self.min_secret_len.clamp(1, 8) && seen.insert(p.clone()) {
+                    origin.push((idx, form));
+                    patterns.push(p);
+                }
+            }
+        }
+        let matcher = Matcher::new(&patterns).map_err(|e| BuildError {
+            kind: BuildErrorKind::Automaton { message: e.0 },
+        })?;
+        let mut partial = vec![Vec::new(); 256];
+        if self.min_partial > 0 {
+            for (pi, p) in patterns.iter().enumerate() {
+                for k in self.min_partial..p.len() {
+                    partial[usize::from(p[k - 1])].push((pi, k));
+                }
+            }
+        }
+        Ok(Scrubber {
+            inner: Arc::new(Inner {
+                names,
+                origin,
+                matcher,
+                marker: self.marker.clone(),
+                min_partial: self.min_partial,
+                partial,
+                patterns,
+                warnings,
+            }),
+        })
+    }
+}
+
+impl Scrubber {
+    /// A builder with default settings.
+    pub fn builder() -> ScrubberBuilder {
+        ScrubberBuilder::new()
+    }
+
+    /// A new, independent stream.
+    pub fn stream(&self) -> Stream {
+        Stream::new(self.clone())
+    }
+
+    /// Scrubs a whole buffer at once. Equal to feeding it to a stream in any
+    /// chunks and finishing.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let s = claulock_scrub::Scrubber::builder()
+    ///     .secret("TOKEN", "ghp_16C7e42F292c6912E7710c838347Ae178B4a")
+    ///     .build()
+    ///     .unwrap();
+    /// let out = s.scrub(b"auth: Z2hwXzE2QzdlNDJGMjkyYzY5MTJFNzcxMGM4MzgzNDdBZTE3OEI0YQ==\n");
+    /// assert_eq!(out, b"auth: [REDACTED:TOKEN:base64]\n");
+    /// ```
+    pub fn scrub(&self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut s = self.stream();
+        s.feed(input, &mut out);
+        s.finish(&mut out);
+        out
+    }
+
+    /// Notes about weak values, for the caller to pass on to the user.
+    pub fn warnings(&self) -> &[Warning] {
+        &self.inner.warnings
+    }
+
+    /// The names of the secrets, in the order they were added.
+    pub fn names(&self) -> &[String] {
+        &self.inner.names
+    }
+
+    /// How many distinct byte patterns the scrubber searches for.
+    pub fn pattern_count(&self) -> usize {
+        self.inner.patterns.len()
+    }
+
+    /// The longest pattern: a stream holds back at most one byte less.
+    pub fn max_pattern_len(&self) -> usize {
+        self.inner.matcher.max_len()
+    }
+
+    pub(crate) fn render_marker(&self, secret: usize, form: Form, out: &mut Vec<u8>) {
+        let name = &self.inner.names[secret];
+        let suffix = if form == Form::Raw {
+            String::new()
+        } else {
+            format!(":{form}")
+        };
+        let text = self
+            .inner
+            .marker
+            .replace("{name}", name)
+            .replace("{:form}", &suffix)
+            .replace("{form}", form.as_str());
+        out.extend_from_slice(text.as_bytes());
+    }
+}

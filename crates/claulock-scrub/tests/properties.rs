@@ -1,0 +1,117 @@
+//! Property tests: random secrets, random embeddings of every form, random
+//! chunkings down to one byte.
+
+use claulock_scrub::testdata::{find_leak, log_text};
+use claulock_scrub::{Forms, Scrubber, fuzzing};
+use proptest::prelude::*;
+
+/// Independent encoders (not the crate's), to embed a value.
+fn encodings(v: &[u8]) -> Vec<Vec<u8>> {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b64 = |data: &[u8]| -> Vec<u8> {
+        let mut out = Vec::new();
+        for c in data.chunks(3) {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |a, (i, &b)| a | u32::from(b) << (16 - 8 * i));
+            for i in 0..4 {
+                out.push(if i <= c.len() {
+                    B64[(n >> (18 - 6 * i) & 63) as usize]
+                } else {
+                    b'='
+                });
+            }
+        }
+        out
+    };
+    let mut blob = b"user:".to_vec();
+    blob.extend_from_slice(v);
+    vec![
+        v.to_vec(),
+        v.iter().rev().copied().collect(),
+        b64(v),
+        b64(&blob),
+        b64(&blob[1..]),
+        b64(&blob[2..]),
+        b64(v)
+            .iter()
+            .map(|&c| match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                c => c,
+            })
+            .collect(),
+        v.iter()
+            .flat_map(|b| format!("{b:02x}").into_bytes())
+            .collect(),
+        v.iter()
+            .flat_map(|b| format!("%{b:02X}").into_bytes())
+            .collect(),
+        v.iter()
+            .flat_map(|b| format!("\\x{b:02x}").into_bytes())
+            .collect(),
+    ]
+}
+
+fn secret() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(any::<u8>(), 12..48)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// (a) streamed equals one-shot for random chunkings; (b) no form of
+    /// any secret survives; one-shot equals the brute-force reference.
+    #[test]
+    fn no_form_survives_any_chunking(
+        secrets in prop::collection::vec(secret(), 1..4),
+        picks in prop::collection::vec((0usize..10, 0usize..4, 0usize..2000), 1..6),
+        seed in any::<u64>(),
+        splits in prop::collection::vec(1usize..300, 1..8),
+    ) {
+        let mut b = Scrubber::builder();
+        for (i, v) in secrets.iter().enumerate() {
+            b.secret(format!("S{i}"), v);
+        }
+        let Ok(s) = b.build() else { return Ok(()) };
+        let mut input = log_text(2000, seed);
+        for (form, which, at) in &picks {
+            let v = &secrets[which % secrets.len()];
+            let enc = &encodings(v)[*form];
+            let at = (*at).min(input.len());
+            input.splice(at..at, enc.iter().copied());
+        }
+        fuzzing::check(&s, &input, &splits);
+        let out = s.scrub(&input);
+        for (i, v) in secrets.iter().enumerate() {
+            prop_assert!(find_leak(&out, v).is_none(), "S{i} leaked as {:?}", find_leak(&out, v));
+        }
+    }
+
+    /// (c) text with no secret in it comes out unchanged, whatever the chunks.
+    #[test]
+    fn clean_text_is_unchanged(secrets in prop::collection::vec(secret(), 1..4), seed in any::<u64>(), chunk in 1usize..5000) {
+        let mut b = Scrubber::builder();
+        b.forms(Forms { fragments: Some(16), ..Forms::default() });
+        for (i, v) in secrets.iter().enumerate() {
+            b.secret(format!("S{i}"), v);
+        }
+        let Ok(s) = b.build() else { return Ok(()) };
+        let input = log_text(20_000, seed);
+        prop_assume!(fuzzing::reference(&s, &input) == input);
+        let mut out = Vec::new();
+        let mut st = s.stream();
+        for c in input.chunks(chunk) {
+            st.feed(c, &mut out);
+        }
+        st.finish(&mut out);
+        prop_assert!(out == input);
+    }
+
+    /// The structured fuzz target's logic, on random bytes.
+    #[test]
+    fn fuzz_logic(data in prop::collection::vec(any::<u8>(), 0..600)) {
+        fuzzing::scrub_structured(&data);
+    }
+}
