@@ -4,6 +4,8 @@
 //! and the clock; the decisions themselves live in `claulock-core`.
 
 mod check;
+mod dotenv;
+mod scrub;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -23,12 +25,16 @@ enum Command {
     /// Decide whether a shell command may receive the secrets it names,
     /// without running it (exit 0 allowed, 1 refused).
     Check(check::Args),
+    /// Copy stdin to stdout with every secret (and its encodings) replaced
+    /// by a redaction marker.
+    Scrub(scrub::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
+        Command::Scrub(args) => scrub::run(&args),
     };
     match result {
         Ok(code) => code,

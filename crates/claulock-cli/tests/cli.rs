@@ -169,3 +169,118 @@ fn errors_say_what_to_do() {
         "{err}"
     );
 }
+
+const CANARY: &str = "ghp_CANARYc4n4ryC4N4RYcanary0123456789";
+
+fn scrub_cmd(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_claulock"));
+    c.args(["scrub", "--secrets-from", "secrets.env"])
+        .current_dir(dir);
+    c
+}
+
+fn secrets_dir(name: &str) -> PathBuf {
+    let dir = workdir(name);
+    std::fs::write(
+        dir.join("secrets.env"),
+        format!("# test canary\nGITHUB_TOKEN={CANARY}\n"),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn scrub_redacts_a_token_split_across_writes() {
+    use std::io::Write;
+    let dir = secrets_dir("scrub-split");
+    let mut child = scrub_cmd(&dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("token={}", &CANARY[..12]).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    stdin
+        .write_all(format!("{}\nb64={}\n", &CANARY[12..], b64(CANARY)).as_bytes())
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        "token=[REDACTED:GITHUB_TOKEN]\nb64=[REDACTED:GITHUB_TOKEN:base64]\n"
+    );
+}
+
+fn b64(s: &str) -> String {
+    // printf %s ghp_CANARY… | base64 -w0, computed once.
+    let out = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(s.as_bytes())?;
+            c.wait_with_output()
+        });
+    text(&out.unwrap().stdout)
+}
+
+#[test]
+fn scrub_into_a_closed_pipe_is_a_clean_exit() {
+    let dir = secrets_dir("scrub-pipe");
+    let big = dir.join("big.txt");
+    std::fs::write(&big, "log line without secrets\n".repeat(400_000)).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; {} scrub --secrets-from secrets.env < big.txt | head -c 10 >/dev/null",
+            env!("CARGO_BIN_EXE_claulock")
+        ))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "status {:?}, stderr {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn scrub_errors_never_show_a_value() {
+    let dir = workdir("scrub-errors");
+    std::fs::write(dir.join("secrets.env"), format!("OK={CANARY}\nPIN=1234\n")).unwrap();
+    let out = scrub_cmd(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("secret PIN is 4 bytes long"), "{err}");
+    assert!(!err.contains("1234") && !err.contains(CANARY), "{err}");
+
+    std::fs::write(dir.join("secrets.env"), format!("A=\"{CANARY}\n")).unwrap();
+    let out = scrub_cmd(&dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(err.contains("line 1: unterminated quote"), "{err}");
+    assert!(!err.contains(CANARY), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_claulock"))
+        .arg("scrub")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--secrets-from FILE"));
+}
