@@ -543,12 +543,14 @@ impl Found {
                     .cloned(),
             );
         for a in assignments {
-            let name = a.split('=').next().unwrap_or_default();
+            // `export NAME` without a value changes nothing.
+            let Some((name, value)) = a.split_once('=') else {
+                continue;
+            };
             if DANGEROUS_ENV.contains(&name) {
                 self.hazard("env-override", &a);
             }
             if HOST_ENV.contains(&name) {
-                let value = &a[name.len() + 1..];
                 self.destination(&a, url_target(value));
             }
         }

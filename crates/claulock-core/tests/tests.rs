@@ -7,3 +7,4 @@ mod bash_roundtrip;
 mod grammar;
 mod policy_cases;
 mod proptests;
+mod regressions;
