@@ -1,14 +1,28 @@
 //! `claulock`: let an AI agent use a secret without seeing it.
 //!
-//! This binary is the only part of ClauLock that touches files, processes
-//! and the clock; the decisions themselves live in `claulock-core`.
+//! This binary is the only part of ClauLock that touches files, sockets,
+//! processes and the clock; the decisions live in `claulock-core`, the
+//! scrubbing in `claulock-scrub`, the file format in `claulock-vault`.
+//!
+//! The agent daemon lives here too (`agent`, `daemon`): it is a process of
+//! this binary, shares its file handling, and a separate crate would only
+//! add a boundary with nothing behind it.
 
+mod agent;
+mod audit;
 mod check;
+mod commands;
+mod daemon;
 mod dotenv;
+mod home;
+mod input;
+mod osrand;
 mod scrub;
+mod store;
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -22,19 +36,152 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create an empty vault (in CLAULOCK_HOME, default ~/.claulock).
+    Init {
+        /// Read the passphrase from standard input (for scripts).
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+    /// Unlock the vault into the agent, which serves until locked.
+    Unlock {
+        /// Read the passphrase from standard input (for scripts).
+        #[arg(long)]
+        passphrase_stdin: bool,
+        /// Lock by itself after this long without a request (e.g. 30m).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        idle_timeout: Option<Duration>,
+    },
+    /// Stop the agent; the vault is locked again.
+    Lock,
+    /// Whether the vault exists and is unlocked.
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a secret; its value is read from the terminal (no echo) or stdin.
+    Add {
+        /// The name, used as {{NAME}} in commands.
+        name: String,
+        /// A host the value may be sent to (exact, or *.suffix); repeatable.
+        #[arg(long = "allow-host", value_name = "HOST")]
+        hosts: Vec<String>,
+        /// A program the value may be passed to; repeatable.
+        #[arg(long = "allow-program", value_name = "PROGRAM")]
+        programs: Vec<String>,
+        /// A label; repeatable.
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// When it stops being usable: a time (2030-01-01T00:00:00Z) or a duration (90d).
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
+    },
+    /// Give a secret a new value; the old one stays scrubbed from output.
+    Rotate {
+        /// The secret's name.
+        name: String,
+    },
+    /// Remove a secret and all its old values.
+    Rm {
+        /// The secret's name.
+        name: String,
+    },
+    /// List the secrets (names and metadata, never values).
+    List {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one secret's metadata (never its value).
+    Describe {
+        /// The secret's name.
+        name: String,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add or remove tags.
+    Tag {
+        /// The secret's name.
+        name: String,
+        /// A tag to add; repeatable.
+        #[arg(long = "add", value_name = "TAG")]
+        add: Vec<String>,
+        /// A tag to remove; repeatable.
+        #[arg(long = "remove", value_name = "TAG")]
+        remove: Vec<String>,
+    },
+    /// Change the vault's passphrase.
+    Passwd {
+        /// Read the current and the new passphrase from standard input,
+        /// one per line (for scripts).
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+    /// Show the audit log.
+    Audit {
+        /// Only events newer than this (e.g. 1h, 7d).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        since: Option<Duration>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        /// Check the hash chain instead (exit 1 if it is broken).
+        #[arg(long)]
+        verify: bool,
+    },
     /// Decide whether a shell command may receive the secrets it names,
     /// without running it (exit 0 allowed, 1 refused).
     Check(check::Args),
     /// Copy stdin to stdout with every secret (and its encodings) replaced
     /// by a redaction marker.
     Scrub(scrub::Args),
+    /// The agent process itself (started by `unlock`).
+    #[command(hide = true)]
+    Agent {
+        #[arg(long, value_parser = humantime::parse_duration)]
+        idle_timeout: Option<Duration>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init { passphrase_stdin } => commands::init(passphrase_stdin),
+        Command::Unlock {
+            passphrase_stdin,
+            idle_timeout,
+        } => commands::unlock(passphrase_stdin, idle_timeout),
+        Command::Lock => commands::lock(),
+        Command::Status { json } => commands::status(json),
+        Command::Add {
+            name,
+            hosts,
+            programs,
+            tags,
+            expires,
+        } => commands::add(commands::AddArgs {
+            name,
+            hosts,
+            programs,
+            tags,
+            expires,
+        }),
+        Command::Rotate { name } => commands::rotate(&name),
+        Command::Rm { name } => commands::remove(&name),
+        Command::List { json } => commands::list(json),
+        Command::Describe { name, json } => commands::describe(&name, json),
+        Command::Tag { name, add, remove } => commands::tag(&name, add, remove),
+        Command::Passwd { passphrase_stdin } => commands::passwd(passphrase_stdin),
+        Command::Audit {
+            since,
+            json,
+            verify,
+        } => commands::audit_cmd(since, json, verify),
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),
+        Command::Agent { idle_timeout } => home::Home::from_env()
+            .and_then(|h| daemon::run(&h, idle_timeout).map(|()| ExitCode::SUCCESS)),
     };
     match result {
         Ok(code) => code,
@@ -42,8 +189,8 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            // Errors never hold a value: the CLI does not read any yet, and
-            // the core's messages name secrets, never their contents.
+            // Errors never hold a value: values are read into zeroizing
+            // buffers and no error message is built from them.
             let _ = writeln!(std::io::stderr(), "claulock: {e:#}");
             ExitCode::from(2)
         }

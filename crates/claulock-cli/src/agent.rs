@@ -1,0 +1,163 @@
+//! The agent: a per-user daemon that holds the unlocked vault, like
+//! ssh-agent, and the protocol its clients speak.
+//!
+//! # Protocol (version 1)
+//!
+//! A Unix socket (mode 0600, in the 0700 `CLAULOCK_HOME`); one connection
+//! carries one request line and one response line, both JSON. Every request
+//! has `"v": 1` and an `"op"`; the response is `{"ok": true, "data": …}` or
+//! `{"ok": false, "error": "…"}`. The agent checks each peer's uid with
+//! `SO_PEERCRED` and refuses any other user, whatever the file modes say.
+//!
+//! | op | request fields | data |
+//! |---|---|---|
+//! | `status` | | `{"secrets": n, "pid": p, "idle_timeout_secs": s?}` |
+//! | `list` | | metadata of every secret |
+//! | `describe` | `name` | metadata of one secret |
+//! | `add` | `name`, `value`, `meta` | |
+//! | `rotate` | `name`, `value` | |
+//! | `remove` | `name` | |
+//! | `tag` | `name`, `add`, `remove` | |
+//! | `passwd` | `old`, `new` | |
+//! | `lock` | | |
+//!
+//! **No request returns a value**, to any client: values only travel into
+//! the agent. The exec wrapper (a later issue) needs values for a command
+//! the policy allows; that path will be a separate op that (1) checks that
+//! the peer's executable (`/proc/<pid>/exe`) is this very binary, (2)
+//! re-runs the policy on the command text inside the agent, and (3) audits,
+//! so that a plain client cannot use it. It does not exist yet.
+//!
+//! Values in requests are JSON strings of hexadecimal bytes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::home::Home;
+
+/// The protocol version this binary speaks.
+pub(crate) const PROTOCOL: u32 = 1;
+/// The longest request or response line accepted.
+pub(crate) const MAX_LINE: u64 = 1 << 20;
+
+/// Metadata as the protocol carries it (never a value).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Meta {
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    #[serde(default)]
+    pub allow_programs: Vec<String>,
+    #[serde(default)]
+    pub expires: Option<i64>,
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub(crate) enum Request {
+    Status,
+    List,
+    Describe {
+        name: String,
+    },
+    Add {
+        name: String,
+        value: String,
+        meta: Meta,
+    },
+    Rotate {
+        name: String,
+        value: String,
+    },
+    Remove {
+        name: String,
+    },
+    Tag {
+        name: String,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    Passwd {
+        old: String,
+        new: String,
+    },
+    Lock {
+        #[serde(default)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct Envelope<T> {
+    pub v: u32,
+    #[serde(flatten)]
+    pub body: T,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+pub(crate) struct Response {
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+}
+
+/// Hex encoding of a value for the wire; the caller zeroizes.
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Whether an agent answers on the socket.
+pub(crate) fn is_running(home: &Home) -> bool {
+    matches!(request(home, Request::Status), Ok(r) if r.ok)
+}
+
+/// Sends one request; `Err` when no agent answers.
+pub(crate) fn request(home: &Home, req: Request) -> anyhow::Result<Response> {
+    let mut stream = UnixStream::connect(&home.socket)
+        .with_context(|| "the vault is locked: run `claulock unlock` in a terminal".to_string())?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut line = serde_json::to_vec(&Envelope {
+        v: PROTOCOL,
+        body: req,
+    })?;
+    line.push(b'\n');
+    let sent = stream.write_all(&line);
+    // The request may hold a value: wipe our copy.
+    zeroize::Zeroize::zeroize(&mut line);
+    let mut reply = String::new();
+    let read = sent.and_then(|()| BufReader::new(stream.take(MAX_LINE)).read_line(&mut reply));
+    if read.is_err() || reply.is_empty() {
+        // An agent of another user drops the connection unanswered.
+        bail!("the agent closed the connection without answering (is it another user's?)");
+    }
+    serde_json::from_str(&reply).context("the agent's answer is not valid")
+}
+
+/// Sends a request and turns an error answer into an error.
+pub(crate) fn call(home: &Home, req: Request) -> anyhow::Result<Option<serde_json::Value>> {
+    let r = request(home, req)?;
+    if r.ok {
+        Ok(r.data)
+    } else {
+        bail!("{}", r.error.unwrap_or_else(|| "the agent refused".into()))
+    }
+}

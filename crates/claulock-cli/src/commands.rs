@@ -1,0 +1,378 @@
+//! The vault commands: init, unlock, lock, status, add, rotate, rm, list,
+//! describe, tag, passwd, audit.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use claulock_vault::{KdfParams, Vault};
+use serde_json::Value;
+
+use crate::agent::{self, Meta, Request, to_hex};
+use crate::home::Home;
+use crate::osrand::OsRandom;
+use crate::{audit, input, store};
+
+pub(crate) fn init(passphrase_stdin: bool) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    home.ensure_dir()?;
+    let lock = store::lock(&home)?;
+    if home.vault.exists() {
+        bail!(
+            "a vault exists already at {}; nothing was changed",
+            home.vault.display()
+        );
+    }
+    let pass = input::new_passphrase(passphrase_stdin)?;
+    let vault = Vault::create(&pass, KdfParams::DEFAULT, &mut OsRandom)?;
+    store::write(&home, &vault.to_bytes(&mut OsRandom), &lock)?;
+    audit::append(&home, "init", "", &[])?;
+    say(&format!(
+        "created an empty vault at {}; next: `claulock unlock`",
+        home.vault.display()
+    ))
+}
+
+pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    home.ensure_dir()?;
+    store::read(&home)?;
+    if agent::is_running(&home) {
+        return say("the vault is unlocked already");
+    }
+    let pass = input::secret("Vault passphrase: ", passphrase_stdin)?;
+    let exe = std::env::current_exe().context("cannot find the claulock executable")?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("agent");
+    if let Some(d) = idle {
+        cmd.arg("--idle-timeout")
+            .arg(humantime::format_duration(d).to_string());
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("cannot start the agent")?;
+    // The passphrase goes through a pipe: never argv, never the environment.
+    {
+        let mut stdin = child.stdin.take().context("no pipe to the agent")?;
+        stdin.write_all(&pass)?;
+    }
+    drop(pass);
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("no pipe from the agent")?).read_line(&mut line)?;
+    if let Some(pid) = line.trim().strip_prefix("ready ") {
+        let n = agent::call(&home, Request::Status)?
+            .and_then(|d| d["secrets"].as_u64())
+            .unwrap_or(0);
+        return say(&format!("unlocked: {n} secrets, agent pid {pid}"));
+    }
+    let _ = child.wait();
+    let why = line
+        .trim()
+        .strip_prefix("error: ")
+        .unwrap_or("the agent did not start");
+    bail!("{why}")
+}
+
+pub(crate) fn lock() -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    if !agent::is_running(&home) {
+        return say("the vault is locked already");
+    }
+    agent::call(&home, Request::Lock { reason: None })?;
+    say("locked")
+}
+
+pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let exists = home.vault.exists();
+    let status = if exists {
+        agent::request(&home, Request::Status).ok().filter(|r| r.ok)
+    } else {
+        None
+    };
+    let data = status.and_then(|r| r.data);
+    if json {
+        let v = serde_json::json!({
+            "vault": home.vault.display().to_string(),
+            "exists": exists,
+            "locked": data.is_none(),
+            "secrets": data.as_ref().map(|d| d["secrets"].clone()),
+            "agent_pid": data.as_ref().map(|d| d["pid"].clone()),
+            "idle_timeout_secs": data.as_ref().map(|d| d["idle_timeout_secs"].clone()),
+            "socket": home.socket.display().to_string(),
+        });
+        return say(&serde_json::to_string_pretty(&v)?);
+    }
+    match (exists, data) {
+        (false, _) => say(&format!(
+            "no vault at {}: run `claulock init`",
+            home.vault.display()
+        )),
+        (true, None) => say("locked: run `claulock unlock` in a terminal"),
+        (true, Some(d)) => say(&format!(
+            "unlocked: {} secrets, agent pid {}",
+            d["secrets"], d["pid"]
+        )),
+    }
+}
+
+pub(crate) struct AddArgs {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub programs: Vec<String>,
+    pub tags: Vec<String>,
+    pub expires: Option<String>,
+}
+
+pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    if !claulock_vault::is_valid_name(&a.name) {
+        bail!("{}", claulock_vault::VaultError::BadName(a.name));
+    }
+    for h in &a.hosts {
+        claulock_core::destination::HostPattern::parse(h)?;
+    }
+    for p in &a.programs {
+        if p.contains('/') || p.trim().is_empty() {
+            bail!("{p:?} is not a program name: give a basename such as curl");
+        }
+    }
+    let expires = a.expires.as_deref().map(parse_when).transpose()?;
+    if !agent::is_running(&home) {
+        bail!("the vault is locked: run `claulock unlock` in a terminal");
+    }
+    let value = input::secret(&format!("Value for {}: ", a.name), false)?;
+    check_value(&a.name, &value)?;
+    let meta = Meta {
+        tags: a.tags,
+        allow_hosts: a.hosts,
+        allow_programs: a.programs,
+        expires,
+        project: None,
+    };
+    let hex = zeroize::Zeroizing::new(to_hex(&value));
+    agent::call(
+        &home,
+        Request::Add {
+            name: a.name.clone(),
+            value: hex.to_string(),
+            meta,
+        },
+    )?;
+    say(&format!("added {}; use it as {{{{{}}}}}", a.name, a.name))
+}
+
+/// Refuses values the scrubber could not mask safely, and warns of weak ones.
+fn check_value(name: &str, value: &[u8]) -> anyhow::Result<()> {
+    let scrubber = claulock_scrub::Scrubber::builder()
+        .secret(name, value)
+        .build()?;
+    for w in scrubber.warnings() {
+        let _ = writeln!(std::io::stderr(), "claulock: warning: {w}");
+    }
+    Ok(())
+}
+
+pub(crate) fn rotate(name: &str) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    if !agent::is_running(&home) {
+        bail!("the vault is locked: run `claulock unlock` in a terminal");
+    }
+    agent::call(&home, Request::Describe { name: name.into() })?;
+    let value = input::secret(&format!("New value for {name}: "), false)?;
+    check_value(name, &value)?;
+    let hex = zeroize::Zeroizing::new(to_hex(&value));
+    agent::call(
+        &home,
+        Request::Rotate {
+            name: name.into(),
+            value: hex.to_string(),
+        },
+    )?;
+    say(&format!(
+        "rotated {name}; the old value is still scrubbed from output"
+    ))
+}
+
+pub(crate) fn remove(name: &str) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    agent::call(&home, Request::Remove { name: name.into() })?;
+    say(&format!("removed {name} and its old values"))
+}
+
+pub(crate) fn tag(name: &str, add: Vec<String>, remove: Vec<String>) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    agent::call(
+        &home,
+        Request::Tag {
+            name: name.into(),
+            add,
+            remove,
+        },
+    )?;
+    say(&format!("tags of {name} updated"))
+}
+
+pub(crate) fn list(json: bool) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let data = agent::call(&home, Request::List)?.unwrap_or(Value::Array(vec![]));
+    if json {
+        return say(&serde_json::to_string_pretty(&data)?);
+    }
+    let mut out = String::new();
+    for s in data.as_array().into_iter().flatten() {
+        let list = |k: &str| {
+            s[k].as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default()
+        };
+        out.push_str(&format!(
+            "{}\thosts={}\tprograms={}\ttags={}\n",
+            s["name"].as_str().unwrap_or("?"),
+            or_any(list("allow_hosts")),
+            or_any(list("allow_programs")),
+            list("tags")
+        ));
+    }
+    print(&out)
+}
+
+fn or_any(s: String) -> String {
+    if s.is_empty() { "any".into() } else { s }
+}
+
+pub(crate) fn describe(name: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let data = agent::call(&home, Request::Describe { name: name.into() })?.unwrap_or(Value::Null);
+    if json {
+        return say(&serde_json::to_string_pretty(&data)?);
+    }
+    let mut out = String::new();
+    if let Some(map) = data.as_object() {
+        for (k, v) in map {
+            out.push_str(&format!("{k}: {v}\n"));
+        }
+    }
+    print(&out)
+}
+
+pub(crate) fn passwd(passphrase_stdin: bool) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    if !agent::is_running(&home) {
+        bail!("unlock the vault first (`claulock unlock`), then change its passphrase");
+    }
+    let (old, new) = if passphrase_stdin {
+        let both = input::secret("", true)?;
+        let mut lines = both.split(|&b| b == b'\n');
+        let old = zeroize::Zeroizing::new(lines.next().unwrap_or_default().to_vec());
+        let new = zeroize::Zeroizing::new(lines.next().unwrap_or_default().to_vec());
+        if new.is_empty() {
+            bail!("with --passphrase-stdin, give the current and the new passphrase on two lines");
+        }
+        (old, new)
+    } else {
+        (
+            input::secret("Current passphrase: ", false)?,
+            input::new_passphrase(false)?,
+        )
+    };
+    let (o, n) = (
+        zeroize::Zeroizing::new(to_hex(&old)),
+        zeroize::Zeroizing::new(to_hex(&new)),
+    );
+    agent::call(
+        &home,
+        Request::Passwd {
+            old: o.to_string(),
+            new: n.to_string(),
+        },
+    )?;
+    say("passphrase changed")
+}
+
+pub(crate) fn audit_cmd(
+    since: Option<Duration>,
+    json: bool,
+    verify: bool,
+) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let text = match std::fs::read_to_string(&home.audit) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).context("cannot read the audit log"),
+    };
+    if verify {
+        return match audit::verify(&text) {
+            Ok(n) => say(&format!("audit log intact: {n} lines")),
+            Err(line) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "claulock: the audit log was changed: the chain breaks at line {line}"
+                );
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
+    let cutoff = since.map(|d| SystemTime::now() - d);
+    let lines = text.lines().filter(|l| {
+        let t = l
+            .split(' ')
+            .next()
+            .and_then(|t| humantime::parse_rfc3339(t).ok());
+        cutoff.is_none_or(|c| t.is_some_and(|t| t >= c))
+    });
+    if json {
+        let events: Vec<Value> = lines
+            .map(|l| {
+                let mut words = l.split(' ');
+                let mut v = serde_json::json!({
+                    "time": words.next(), "action": words.next(), "secret": words.next(),
+                });
+                for w in words {
+                    if let Some((k, val)) = w.split_once('=') {
+                        v[k] = Value::String(val.to_owned());
+                    }
+                }
+                v
+            })
+            .collect();
+        return say(&serde_json::to_string_pretty(&events)?);
+    }
+    let mut out = String::new();
+    for l in lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    print(&out)
+}
+
+/// `WHEN` is an RFC 3339 time or a duration from now (`30d`, `12h`).
+fn parse_when(s: &str) -> anyhow::Result<i64> {
+    let t = humantime::parse_rfc3339_weak(s)
+        .or_else(|_| humantime::parse_duration(s).map(|d| SystemTime::now() + d))
+        .map_err(|_| {
+            anyhow::anyhow!("{s:?} is neither a time (2030-01-01T00:00:00Z) nor a duration (30d)")
+        })?;
+    Ok(t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+}
+
+fn say(line: &str) -> anyhow::Result<ExitCode> {
+    print(&format!("{line}\n"))
+}
+
+fn print(text: &str) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,357 @@
+//! The agent process: unlocks the vault once, then serves requests until
+//! locked or idle.
+//!
+//! It is started by `claulock unlock` as `claulock agent` with the
+//! passphrase on its standard input (never argv or the environment). It
+//! detaches into its own session, makes itself non-dumpable (so processes
+//! of the same user cannot read its memory through `/proc/<pid>/mem` or
+//! ptrace, and no core dump holds a key), opens the vault, binds the socket
+//! and prints `ready <pid>` (or `error: …`) for `unlock` to relay.
+//!
+//! Requests are served one at a time: mutations are serialized, so
+//! concurrent `claulock add` calls cannot lose each other's secrets.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use claulock_vault::{KdfParams, Metadata, Secret, SecretValue, Vault};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use crate::agent::{Envelope, MAX_LINE, Meta, PROTOCOL, Request, Response, from_hex};
+use crate::audit;
+use crate::home::Home;
+use crate::osrand::OsRandom;
+use crate::store;
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Runs the agent. Returns when it is locked.
+pub(crate) fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
+    // Detach from the terminal's session so closing it does not stop us.
+    let _ = rustix::process::setsid();
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("cannot make the agent non-dumpable")?;
+    let mut out = std::io::stdout().lock();
+    let result = start(home);
+    let (listener, vault) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            writeln!(out, "error: {e:#}")?;
+            return Ok(());
+        }
+    };
+    let _ = audit::append(
+        home,
+        "unlock",
+        "",
+        &[("secrets", vault.secrets().count().to_string())],
+    );
+    writeln!(out, "ready {}", std::process::id())?;
+    out.flush()?;
+    drop(out);
+
+    let last = Arc::new(AtomicU64::new(now_secs().unsigned_abs()));
+    if let Some(idle) = idle {
+        spawn_idle_watch(home, idle, Arc::clone(&last));
+    }
+    let mut agent = Agent {
+        home,
+        vault,
+        idle,
+        last,
+    };
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        if agent.serve(stream) == Flow::Lock {
+            break;
+        }
+    }
+    let _ = std::fs::remove_file(&home.socket);
+    // Dropping the vault zeroizes its keys and values.
+    drop(agent);
+    Ok(())
+}
+
+fn start(home: &Home) -> anyhow::Result<(UnixListener, Vault)> {
+    let mut pass = Zeroizing::new(Vec::new());
+    std::io::stdin().read_to_end(&mut pass)?;
+    let bytes = store::read(home)?;
+    let vault = Vault::open(&bytes, &pass)?;
+    if crate::agent::is_running(home) {
+        anyhow::bail!("an agent already serves {}", home.socket.display());
+    }
+    let _ = std::fs::remove_file(&home.socket);
+    // Created private from the start: no window in which another user
+    // could connect.
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let listener = UnixListener::bind(&home.socket);
+    rustix::process::umask(old);
+    let listener =
+        listener.with_context(|| format!("cannot listen on {}", home.socket.display()))?;
+    std::fs::set_permissions(&home.socket, std::fs::Permissions::from_mode(0o600))?;
+    Ok((listener, vault))
+}
+
+/// Locks the agent after `idle` without a request, by asking it to lock
+/// like any client would (so the vault is dropped and zeroized properly).
+fn spawn_idle_watch(home: &Home, idle: Duration, last: Arc<AtomicU64>) {
+    let socket = home.socket.clone();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1).min(idle));
+            let since = now_secs()
+                .unsigned_abs()
+                .saturating_sub(last.load(Ordering::Relaxed));
+            if since >= idle.as_secs() {
+                if let Ok(mut s) = UnixStream::connect(&socket) {
+                    let _ = s.write_all(b"{\"v\":1,\"op\":\"lock\",\"reason\":\"idle\"}\n");
+                    let _ = s.read(&mut [0u8; 64]);
+                }
+                return;
+            }
+        }
+    });
+}
+
+#[derive(PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Lock,
+}
+
+struct Agent<'a> {
+    home: &'a Home,
+    vault: Vault,
+    idle: Option<Duration>,
+    /// When the vault was last used (a status check is not a use).
+    last: Arc<AtomicU64>,
+}
+
+impl Agent<'_> {
+    fn serve(&mut self, stream: UnixStream) -> Flow {
+        let me = rustix::process::getuid();
+        match rustix::net::sockopt::socket_peercred(&stream) {
+            Ok(cred) if cred.uid == me => {}
+            Ok(cred) => {
+                let _ = audit::append(
+                    self.home,
+                    "denied",
+                    "",
+                    &[
+                        ("reason", "foreign-uid".into()),
+                        ("uid", cred.uid.as_raw().to_string()),
+                    ],
+                );
+                return Flow::Continue;
+            }
+            Err(_) => return Flow::Continue,
+        }
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut line = Zeroizing::new(String::new());
+        let Ok(reader) = stream.try_clone() else {
+            return Flow::Continue;
+        };
+        if BufReader::new(reader.take(MAX_LINE))
+            .read_line(&mut line)
+            .is_err()
+        {
+            return Flow::Continue;
+        }
+        let (response, flow) = match serde_json::from_str::<Envelope<Request>>(&line) {
+            Ok(env) if env.v == PROTOCOL => self.handle(env.body),
+            Ok(env) => (
+                err(format!(
+                    "this agent speaks protocol {PROTOCOL}, not {}; restart it with the same claulock",
+                    env.v
+                )),
+                Flow::Continue,
+            ),
+            Err(_) => (err("malformed request".into()), Flow::Continue),
+        };
+        let mut w = &stream;
+        let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
+        bytes.push(b'\n');
+        let _ = w.write_all(&bytes);
+        flow
+    }
+
+    fn handle(&mut self, req: Request) -> (Response, Flow) {
+        if !matches!(req, Request::Status) {
+            self.last
+                .store(now_secs().unsigned_abs(), Ordering::Relaxed);
+        }
+        let result = match req {
+            Request::Status => Ok(Some(json!({
+                "secrets": self.vault.secrets().count(),
+                "pid": std::process::id(),
+                "idle_timeout_secs": self.idle.map(|d| d.as_secs()),
+            }))),
+            Request::List => Ok(Some(serde_json::Value::Array(
+                self.vault.secrets().map(describe).collect(),
+            ))),
+            Request::Describe { name } => self
+                .vault
+                .get(&name)
+                .map(|s| Some(describe(s)))
+                .ok_or_else(|| claulock_vault::VaultError::NotFound(name).to_string()),
+            Request::Lock { reason } => {
+                let reason = reason.unwrap_or_else(|| "request".into());
+                let _ = audit::append(self.home, "lock", "", &[("reason", reason)]);
+                return (ok(None), Flow::Lock);
+            }
+            Request::Add { name, value, meta } => self.add(name, &value, meta),
+            Request::Rotate { name, value } => self.rotate(&name, &value),
+            Request::Remove { name } => {
+                self.mutate("remove", &name, &[], |v, _| v.remove(&name).map(|_| ()))
+            }
+            Request::Tag { name, add, remove } => {
+                let fields = [("added", add.join(",")), ("removed", remove.join(","))];
+                self.mutate("tag", &name, &fields, |v, _| {
+                    let s = v
+                        .get_mut(&name)
+                        .ok_or_else(|| claulock_vault::VaultError::NotFound(name.clone()))?;
+                    s.meta.tags.retain(|t| !remove.contains(t));
+                    for t in &add {
+                        if !s.meta.tags.contains(t) {
+                            s.meta.tags.push(t.clone());
+                        }
+                    }
+                    Ok(())
+                })
+            }
+            Request::Passwd { old, new } => self.passwd(&old, &new),
+        };
+        match result {
+            Ok(data) => (ok(data), Flow::Continue),
+            Err(e) => (err(e), Flow::Continue),
+        }
+    }
+
+    fn add(
+        &mut self,
+        name: String,
+        value: &str,
+        meta: Meta,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let value = Zeroizing::new(from_hex(value).ok_or("malformed value")?);
+        let secret = Secret {
+            name: name.clone(),
+            value: SecretValue::new(value.to_vec()),
+            meta: Metadata {
+                created: now_secs(),
+                tags: meta.tags,
+                allow_hosts: meta.allow_hosts,
+                allow_programs: meta.allow_programs,
+                expires: meta.expires,
+                project: meta.project,
+                ..Metadata::default()
+            },
+            superseded: vec![],
+        };
+        let fields = [
+            ("tags", secret.meta.tags.join(",")),
+            ("hosts", secret.meta.allow_hosts.join(",")),
+        ];
+        self.mutate("add", &name, &fields, |v, rng| v.insert(secret, rng))
+    }
+
+    fn rotate(&mut self, name: &str, value: &str) -> Result<Option<serde_json::Value>, String> {
+        let value = Zeroizing::new(from_hex(value).ok_or("malformed value")?);
+        self.mutate("rotate", name, &[], |v, _| {
+            v.rotate(name, SecretValue::new(value.to_vec()), now_secs())
+        })
+    }
+
+    fn passwd(&mut self, old: &str, new: &str) -> Result<Option<serde_json::Value>, String> {
+        let old = Zeroizing::new(from_hex(old).ok_or("malformed passphrase")?);
+        let new = Zeroizing::new(from_hex(new).ok_or("malformed passphrase")?);
+        let bytes = store::read(self.home).map_err(|e| format!("{e:#}"))?;
+        Vault::open(&bytes, &old)
+            .map_err(|_| "the current passphrase is wrong; nothing was changed".to_string())?;
+        self.vault
+            .change_passphrase(&new, KdfParams::DEFAULT, &mut OsRandom)
+            .map_err(|e| e.to_string())?;
+        self.save("passwd", "", &[])
+    }
+
+    /// Applies a change, writes the vault and audits; on a write failure
+    /// the agent locks rather than keep a state the disk does not have.
+    fn mutate(
+        &mut self,
+        action: &str,
+        name: &str,
+        fields: &[(&str, String)],
+        change: impl FnOnce(&mut Vault, &mut OsRandom) -> Result<(), claulock_vault::VaultError>,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let lock = store::lock(self.home).map_err(|e| format!("{e:#}"))?;
+        change(&mut self.vault, &mut OsRandom).map_err(|e| e.to_string())?;
+        drop(lock);
+        self.save(action, name, fields)
+    }
+
+    fn save(
+        &mut self,
+        action: &str,
+        name: &str,
+        fields: &[(&str, String)],
+    ) -> Result<Option<serde_json::Value>, String> {
+        let lock = store::lock(self.home).map_err(|e| format!("{e:#}"))?;
+        let bytes = self.vault.to_bytes(&mut OsRandom);
+        if let Err(e) = store::write(self.home, &bytes, &lock) {
+            let _ = std::fs::remove_file(&self.home.socket);
+            let _ = writeln!(std::io::stderr(), "claulock agent: {e:#}; locking");
+            std::process::exit(1);
+        }
+        let mut f = vec![("caller", "cli".to_string())];
+        f.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
+        let _ = audit::append(self.home, action, name, &f);
+        Ok(None)
+    }
+}
+
+/// A secret's metadata as the protocol shows it: never the value, its
+/// length, or any part of it.
+pub(crate) fn describe(s: &Secret) -> serde_json::Value {
+    let time = |t: i64| {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.max(0).unsigned_abs()))
+            .to_string()
+    };
+    json!({
+        "name": s.name,
+        "tags": s.meta.tags,
+        "allow_hosts": s.meta.allow_hosts,
+        "allow_programs": s.meta.allow_programs,
+        "allow_revealing": s.meta.allow_revealing,
+        "created": time(s.meta.created),
+        "rotated": s.meta.rotated.map(time),
+        "expires": s.meta.expires.map(time),
+        "project": s.meta.project,
+        "superseded_values": s.superseded.len(),
+    })
+}
+
+fn ok(data: Option<serde_json::Value>) -> Response {
+    Response {
+        ok: true,
+        error: None,
+        data,
+    }
+}
+
+fn err(message: String) -> Response {
+    Response {
+        ok: false,
+        error: Some(message),
+        data: None,
+    }
+}

@@ -1,0 +1,64 @@
+//! The vault file on disk: read, and replace atomically under a lock.
+//!
+//! A write goes to a temporary file (0600) that is fsynced and renamed over
+//! the vault; the previous version stays as `vault.clv.bak` (a hard link
+//! made before the rename), and the directory is fsynced. A crash at any
+//! point leaves the old or the new vault, never a broken one.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
+use anyhow::Context;
+use rustix::fs::{FlockOperation, flock};
+
+use crate::home::Home;
+
+/// An exclusive lock on the vault, held while it lives.
+pub(crate) struct Lock(#[allow(dead_code)] File); // held for its drop, never read
+
+pub(crate) fn lock(home: &Home) -> anyhow::Result<Lock> {
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&home.lock)
+        .with_context(|| format!("cannot open {}", home.lock.display()))?;
+    flock(&f, FlockOperation::LockExclusive).context("cannot lock the vault")?;
+    Ok(Lock(f))
+}
+
+pub(crate) fn read(home: &Home) -> anyhow::Result<Vec<u8>> {
+    match std::fs::read(&home.vault) {
+        Ok(b) => Ok(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "there is no vault at {}: run `claulock init` first",
+            home.vault.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", home.vault.display())),
+    }
+}
+
+/// Replaces the vault with `bytes`. The caller holds the lock.
+pub(crate) fn write(home: &Home, bytes: &[u8], _lock: &Lock) -> anyhow::Result<()> {
+    let tmp = home.dir.join("vault.clv.tmp");
+    let mut f = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    if home.vault.exists() {
+        let _ = std::fs::remove_file(&home.backup);
+        std::fs::hard_link(&home.vault, &home.backup)
+            .context("cannot keep the previous vault as a backup")?;
+    }
+    std::fs::rename(&tmp, &home.vault).context("cannot replace the vault")?;
+    File::open(&home.dir)?.sync_all()?;
+    Ok(())
+}
