@@ -103,6 +103,7 @@ pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
             "secrets": data.as_ref().map(|d| d["secrets"].clone()),
             "agent_pid": data.as_ref().map(|d| d["pid"].clone()),
             "idle_timeout_secs": data.as_ref().map(|d| d["idle_timeout_secs"].clone()),
+            "key_memory_locked": data.as_ref().map(|d| d["key_memory_locked"].clone()),
             "socket": home.socket.display().to_string(),
         });
         return say(&serde_json::to_string_pretty(&v)?);

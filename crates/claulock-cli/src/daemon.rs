@@ -64,11 +64,21 @@ pub(crate) fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
     if let Some(idle) = idle {
         spawn_idle_watch(home, idle, Arc::clone(&last));
     }
+    // Keep the pages holding the data key out of swap, where the OS allows
+    // it (RLIMIT_MEMLOCK); the values themselves are heap allocations that
+    // zeroize on drop.
+    let vault = Box::new(vault);
+    let memory_lock = region::lock(
+        std::ptr::from_ref::<Vault>(&vault),
+        std::mem::size_of::<Vault>(),
+    )
+    .ok();
     let mut agent = Agent {
         home,
         vault,
         idle,
         last,
+        memory_locked: memory_lock.is_some(),
     };
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -77,8 +87,10 @@ pub(crate) fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
         }
     }
     let _ = std::fs::remove_file(&home.socket);
-    // Dropping the vault zeroizes its keys and values.
+    // Dropping the vault zeroizes its keys and values (before the pages
+    // are unlocked).
     drop(agent);
+    drop(memory_lock);
     Ok(())
 }
 
@@ -131,7 +143,8 @@ enum Flow {
 
 struct Agent<'a> {
     home: &'a Home,
-    vault: Vault,
+    vault: Box<Vault>,
+    memory_locked: bool,
     idle: Option<Duration>,
     /// When the vault was last used (a status check is not a use).
     last: Arc<AtomicU64>,
@@ -195,6 +208,8 @@ impl Agent<'_> {
                 "secrets": self.vault.secrets().count(),
                 "pid": std::process::id(),
                 "idle_timeout_secs": self.idle.map(|d| d.as_secs()),
+                "key_memory_locked": self.memory_locked,
+                "non_dumpable": true,
             }))),
             Request::List => Ok(Some(serde_json::Value::Array(
                 self.vault.secrets().map(describe).collect(),

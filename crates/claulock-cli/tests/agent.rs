@@ -185,6 +185,12 @@ fn modes_are_private() {
     assert_eq!(mode(&h.dir.join("vault.clv")), 0o600);
     assert_eq!(mode(&h.dir.join("agent.sock")), 0o600);
     assert_eq!(mode(&h.dir.join("audit.log")), 0o600);
+    let status: serde_json::Value = serde_json::from_str(&h.ok(&["status", "--json"], "")).unwrap();
+    assert_eq!(status["locked"], false);
+    // As root (CI) the lock always succeeds; elsewhere it depends on RLIMIT_MEMLOCK.
+    if rustix_uid_is_root() {
+        assert_eq!(status["key_memory_locked"], true);
+    }
 }
 
 #[test]
