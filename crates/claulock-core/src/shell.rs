@@ -948,9 +948,15 @@ impl Parser<'_> {
                 }
                 Some(b'\\') if context == Context::AnsiC => {
                     // The escaped text is not decoded: only its shape matters
-                    // here (`\cX` takes one character more).
-                    let skip = if self.peek_at(1) == Some(b'c') { 3 } else { 2 };
-                    self.pos = (self.pos + skip).min(self.end);
+                    // here (`\cX` takes one character more). Skip whole
+                    // characters: the escaped one may be multi-byte.
+                    self.pos += 1;
+                    let chars = if self.peek() == Some(b'c') { 2 } else { 1 };
+                    for _ in 0..chars {
+                        if let Some(c) = self.peek() {
+                            self.pos = (self.pos + utf8_len(c)).min(self.end);
+                        }
+                    }
                     w.dynamic_text();
                 }
                 Some(c) => {

@@ -28,3 +28,10 @@ fn export_without_a_value() {
     // Minimised from tests/regressions/decide-1.
     claulock_core::fuzzing::decide_command(b"readonly GH_HOST; export HTTPS_PROXY; curl x");
 }
+
+#[test]
+fn multibyte_character_after_a_backslash_in_ansi_c_quotes() {
+    // Minimised from tests/regressions/decide-2.
+    claulock_core::fuzzing::decide_command("mytool $'\\\u{ad}' {{A}}".as_bytes());
+    claulock_core::fuzzing::decide_command("mytool $'\\c\u{e9}x' {{A}}".as_bytes());
+}
