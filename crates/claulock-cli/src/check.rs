@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use claulock_core::analysis::Environment;
-use claulock_core::policy::{CheckContext, Decision, Policy, decide};
+use claulock_core::destination::HostPattern;
+use claulock_core::policy::{CheckContext, Decision, Policy, SecretRules, decide};
 use claulock_core::{destination::Target, policy_file, time::Timestamp};
 
 /// Name of the project policy file, looked for from the working directory up.
@@ -19,7 +20,7 @@ pub(crate) struct Args {
     #[arg(short = 'c', value_name = "COMMAND")]
     command: String,
     /// A policy file (`.claulock.toml` format) to decide against instead of
-    /// the vault.
+    /// the vault's rules (then no vault is needed).
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
     /// Print the whole decision as JSON.
@@ -28,17 +29,15 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(policy_path) = &args.policy else {
-        bail!(
-            "no policy to check against: the vault does not exist yet in this version; \
-             pass `--policy FILE` (the `.claulock.toml` format)"
-        );
+    let mut policy = match &args.policy {
+        Some(path) => load(path)?,
+        None => vault_policy()?,
     };
-    let mut policy = load(policy_path)?;
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
     let root = project_root(&cwd);
     if let Some(file) = root.as_ref().map(|r| r.join(PROJECT_FILE)) {
-        if file.is_file() && !same_file(&file, policy_path) {
+        let same = args.policy.as_ref().is_some_and(|p| same_file(&file, p));
+        if file.is_file() && !same {
             policy.narrow(&load(&file)?);
         }
     }
@@ -62,6 +61,50 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The vault's rules, from the agent's metadata (never a value).
+fn vault_policy() -> anyhow::Result<Policy> {
+    let home = crate::home::Home::from_env()?;
+    if !home.vault.exists() {
+        bail!(
+            "no vault at {}: run `claulock init`, or pass `--policy FILE` to check against a policy file",
+            home.vault.display()
+        );
+    }
+    let list = crate::agent::call(&home, crate::agent::Request::List)?.unwrap_or_default();
+    let mut policy = Policy::new();
+    for s in list.as_array().into_iter().flatten() {
+        let strings = |k: &str| -> Vec<String> {
+            s[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        };
+        let name = s["name"].as_str().unwrap_or_default();
+        let allow_hosts = strings("allow_hosts")
+            .iter()
+            .map(|h| HostPattern::parse(h))
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("secret {name} has an invalid host pattern"))?;
+        let expires = s["expires"]
+            .as_str()
+            .map(Timestamp::parse_rfc3339)
+            .transpose()
+            .with_context(|| format!("secret {name} has an invalid expiry"))?;
+        policy.insert(
+            name,
+            SecretRules {
+                allow_hosts,
+                allow_programs: strings("allow_programs"),
+                allow_revealing: strings("allow_revealing"),
+                expires,
+                project: s["project"].as_str().map(str::to_owned),
+            },
+        );
+    }
+    Ok(policy)
 }
 
 fn load(path: &Path) -> anyhow::Result<Policy> {
