@@ -105,9 +105,6 @@ enum BuildErrorKind {
     BadName {
         name: String,
     },
-    DuplicateName {
-        name: String,
-    },
     BadMarker {
         reason: &'static str,
     },
@@ -127,9 +124,6 @@ impl fmt::Display for BuildError {
                 f,
                 "secret name {name:?} must be non-empty and hold no control characters"
             ),
-            BuildErrorKind::DuplicateName { name } => {
-                write!(f, "secret name {name} is given twice")
-            }
             BuildErrorKind::BadMarker { reason } => write!(f, "marker template {reason}"),
             BuildErrorKind::Automaton { message } => {
                 write!(f, "cannot build the pattern automaton: {message}")
@@ -181,7 +175,8 @@ impl ScrubberBuilder {
     }
 
     /// Adds a secret. Its name appears in markers and statistics; its value
-    /// is any bytes.
+    /// is any bytes. A name may be given several values (a current and a
+    /// rotated-out one): each is caught and named alike.
     pub fn secret(&mut self, name: impl Into<String>, value: impl AsRef<[u8]>) -> &mut Self {
         self.secrets.push((name.into(), value.as_ref().to_vec()));
         self
@@ -236,9 +231,6 @@ impl ScrubberBuilder {
         for (idx, (name, value)) in self.secrets.iter().enumerate() {
             if name.is_empty() || name.chars().any(char::is_control) {
                 return err(BuildErrorKind::BadName { name: name.clone() });
-            }
-            if names.contains(name) {
-                return err(BuildErrorKind::DuplicateName { name: name.clone() });
             }
             if value.len() < self.min_secret_len.max(1) {
                 return err(BuildErrorKind::TooShort {

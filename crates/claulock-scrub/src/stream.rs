@@ -99,10 +99,17 @@ impl Stream {
     /// What was caught so far: which secret, in which form, how often.
     /// Never the bytes.
     pub fn stats(&self) -> Vec<Catch> {
-        self.stats
-            .iter()
-            .map(|(&(secret, form), &count)| Catch {
-                secret: self.scrubber.inner.names[secret].clone(),
+        // Values that share a name (a rotated-out one) count together.
+        let mut merged: BTreeMap<(&str, Form), u64> = BTreeMap::new();
+        for (&(secret, form), &count) in &self.stats {
+            *merged
+                .entry((&self.scrubber.inner.names[secret], form))
+                .or_insert(0) += count;
+        }
+        merged
+            .into_iter()
+            .map(|((secret, form), count)| Catch {
+                secret: secret.to_owned(),
                 form,
                 count,
             })
