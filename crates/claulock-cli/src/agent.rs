@@ -20,13 +20,15 @@
 //! | `tag` | `name`, `add`, `remove` | |
 //! | `passwd` | `old`, `new` | |
 //! | `lock` | | |
+//! | `resolve` | `command` | `plan`, `bindings`, `dictionary` (exec wrapper only) |
+//! | `report` | `secrets`, `exit`, `caught` | |
 //!
-//! **No request returns a value**, to any client: values only travel into
-//! the agent. The exec wrapper (a later issue) needs values for a command
-//! the policy allows; that path will be a separate op that (1) checks that
-//! the peer's executable (`/proc/<pid>/exe`) is this very binary, (2)
-//! re-runs the policy on the command text inside the agent, and (3) audits,
-//! so that a plain client cannot use it. It does not exist yet.
+//! **No request returns a value to an arbitrary client.** The one op that
+//! returns values, `resolve`, answers only the exec wrapper: the agent
+//! checks that the peer runs this very executable with no foreign code
+//! mapped and no debugger attached ([`crate::peer`]), re-runs the policy on
+//! the command text itself (with the peer's working directory read from
+//! `/proc`, not from the request), and audits the decision.
 //!
 //! Values in requests are JSON strings of hexadecimal bytes.
 
@@ -87,6 +89,19 @@ pub(crate) enum Request {
     Passwd {
         old: String,
         new: String,
+    },
+    /// For the exec wrapper only (its executable is verified): decide on
+    /// `command` and, if allowed, return the plan, the values it needs and
+    /// the scrub dictionary.
+    Resolve {
+        command: String,
+    },
+    /// The exec wrapper's report after its command ended: which secrets
+    /// were caught in its output, in which form, how often (never a value).
+    Report {
+        secrets: Vec<String>,
+        exit: i32,
+        caught: Vec<(String, String, u64)>,
     },
     Lock {
         #[serde(default)]

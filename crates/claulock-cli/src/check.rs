@@ -7,8 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use claulock_core::analysis::Environment;
-use claulock_core::destination::HostPattern;
-use claulock_core::policy::{CheckContext, Decision, Policy, SecretRules, decide};
+use claulock_core::policy::{CheckContext, Decision, Policy, decide};
 use claulock_core::{destination::Target, policy_file, time::Timestamp};
 
 /// Name of the project policy file, looked for from the working directory up.
@@ -83,26 +82,20 @@ fn vault_policy() -> anyhow::Result<Policy> {
                 .collect()
         };
         let name = s["name"].as_str().unwrap_or_default();
-        let allow_hosts = strings("allow_hosts")
-            .iter()
-            .map(|h| HostPattern::parse(h))
-            .collect::<Result<Vec<_>, _>>()
-            .with_context(|| format!("secret {name} has an invalid host pattern"))?;
         let expires = s["expires"]
             .as_str()
             .map(Timestamp::parse_rfc3339)
             .transpose()
             .with_context(|| format!("secret {name} has an invalid expiry"))?;
-        policy.insert(
+        let rules = crate::rules::secret_rules(
             name,
-            SecretRules {
-                allow_hosts,
-                allow_programs: strings("allow_programs"),
-                allow_revealing: strings("allow_revealing"),
-                expires,
-                project: s["project"].as_str().map(str::to_owned),
-            },
-        );
+            &strings("allow_hosts"),
+            &strings("allow_programs"),
+            &strings("allow_revealing"),
+            expires,
+            s["project"].as_str().map(str::to_owned),
+        )?;
+        policy.insert(name, rules);
     }
     Ok(policy)
 }
@@ -114,7 +107,7 @@ fn load(path: &Path) -> anyhow::Result<Policy> {
 }
 
 /// The nearest ancestor holding a `.claulock.toml` or a `.git`.
-fn project_root(cwd: &Path) -> Option<PathBuf> {
+pub(crate) fn project_root(cwd: &Path) -> Option<PathBuf> {
     cwd.ancestors()
         .find(|d| d.join(PROJECT_FILE).is_file() || d.join(".git").exists())
         .map(Path::to_path_buf)
@@ -129,7 +122,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 /// The URLs of the working directory's git remotes, so that `git push
 /// origin` can be checked against a host allowlist. No git, no remotes.
-fn git_remotes(cwd: &Path) -> BTreeMap<String, String> {
+pub(crate) fn git_remotes(cwd: &Path) -> BTreeMap<String, String> {
     let output = std::process::Command::new("git")
         .args(["config", "--get-regexp", r"^remote\..*\.url$"])
         .current_dir(cwd)

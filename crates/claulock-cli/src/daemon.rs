@@ -153,8 +153,8 @@ struct Agent<'a> {
 impl Agent<'_> {
     fn serve(&mut self, stream: UnixStream) -> Flow {
         let me = rustix::process::getuid();
-        match rustix::net::sockopt::socket_peercred(&stream) {
-            Ok(cred) if cred.uid == me => {}
+        let peer_pid = match rustix::net::sockopt::socket_peercred(&stream) {
+            Ok(cred) if cred.uid == me => cred.pid.as_raw_nonzero().get(),
             Ok(cred) => {
                 let _ = audit::append(
                     self.home,
@@ -168,7 +168,7 @@ impl Agent<'_> {
                 return Flow::Continue;
             }
             Err(_) => return Flow::Continue,
-        }
+        };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let mut line = Zeroizing::new(String::new());
         let Ok(reader) = stream.try_clone() else {
@@ -181,7 +181,7 @@ impl Agent<'_> {
             return Flow::Continue;
         }
         let (response, flow) = match serde_json::from_str::<Envelope<Request>>(&line) {
-            Ok(env) if env.v == PROTOCOL => self.handle(env.body),
+            Ok(env) if env.v == PROTOCOL => self.handle(env.body, peer_pid),
             Ok(env) => (
                 err(format!(
                     "this agent speaks protocol {PROTOCOL}, not {}; restart it with the same claulock",
@@ -192,13 +192,17 @@ impl Agent<'_> {
             Err(_) => (err("malformed request".into()), Flow::Continue),
         };
         let mut w = &stream;
-        let mut bytes = serde_json::to_vec(&response).unwrap_or_default();
+        let mut bytes = Zeroizing::new(serde_json::to_vec(&response).unwrap_or_default());
         bytes.push(b'\n');
         let _ = w.write_all(&bytes);
+        // A `resolve` answer holds values: wipe them from the response too.
+        if let Some(mut data) = response.data {
+            wipe(&mut data);
+        }
         flow
     }
 
-    fn handle(&mut self, req: Request) -> (Response, Flow) {
+    fn handle(&mut self, req: Request, peer_pid: i32) -> (Response, Flow) {
         if !matches!(req, Request::Status) {
             self.last
                 .store(now_secs().unsigned_abs(), Ordering::Relaxed);
@@ -245,11 +249,153 @@ impl Agent<'_> {
                 })
             }
             Request::Passwd { old, new } => self.passwd(&old, &new),
+            Request::Resolve { command } => self.resolve(&command, peer_pid),
+            Request::Report {
+                secrets,
+                exit,
+                caught,
+            } => {
+                for (secret, form, count) in caught {
+                    let f = [
+                        ("caller", "exec".to_string()),
+                        ("form", form),
+                        ("count", count.to_string()),
+                    ];
+                    let _ = audit::append(self.home, "scrubbed", &secret, &f);
+                }
+                for secret in secrets {
+                    let _ = audit::append(
+                        self.home,
+                        "exit",
+                        &secret,
+                        &[("caller", "exec".into()), ("exit", exit.to_string())],
+                    );
+                }
+                Ok(None)
+            }
         };
         match result {
             Ok(data) => (ok(data), Flow::Continue),
             Err(e) => (err(e), Flow::Continue),
         }
+    }
+
+    /// Decides on a command for the exec wrapper and hands it what it needs.
+    fn resolve(
+        &mut self,
+        command: &str,
+        peer_pid: i32,
+    ) -> Result<Option<serde_json::Value>, String> {
+        if let Err(why) = crate::peer::verify_exec_peer(peer_pid) {
+            let _ = audit::append(
+                self.home,
+                "denied",
+                "",
+                &[("reason", "untrusted-peer".into()), ("why", why.clone())],
+            );
+            return Err(format!("only `claulock exec` may resolve secrets: {why}"));
+        }
+        let cwd = std::fs::read_link(format!("/proc/{peer_pid}/cwd"))
+            .map_err(|_| "cannot read the caller's working directory".to_string())?;
+        let names = claulock_core::grammar::placeholders(command).map_err(|e| e.to_string())?;
+        let (plan, bindings) = if names.is_empty() {
+            // Nothing to substitute: run the command as written (escapes
+            // undone when the command can be read).
+            let plan = claulock_core::substitute::substitution_plan(command)
+                .map_or_else(|_| command.to_owned(), |p| p.command);
+            (plan, Vec::new())
+        } else {
+            let decision = self.decide(command, &cwd)?;
+            if !decision.allowed {
+                let mut lines = Vec::new();
+                for r in &decision.refusals {
+                    let secret = r.secret.clone().unwrap_or_default();
+                    let f = [("caller", "exec".to_string()), ("rule", r.rule.to_string())];
+                    let _ = audit::append(self.home, "denied", &secret, &f);
+                    lines.push(r.to_string());
+                }
+                return Err(lines.join("\n"));
+            }
+            let plan = decision.plan.ok_or("no plan for an allowed command")?;
+            let analysis = decision
+                .analysis
+                .ok_or("no analysis for an allowed command")?;
+            let host = analysis.destinations.iter().find_map(|d| match &d.target {
+                claulock_core::destination::Target::Host { host } => Some(host.clone()),
+                _ => None,
+            });
+            let mut bindings = Vec::new();
+            for b in &plan.bindings {
+                let secret = self.vault.get(&b.secret).ok_or("the secret vanished")?;
+                let program = analysis
+                    .uses
+                    .iter()
+                    .find(|u| u.secret == b.secret)
+                    .and_then(|u| u.program.clone());
+                let f = [
+                    ("caller", "exec".to_string()),
+                    ("program", program.unwrap_or_else(|| "?".into())),
+                    ("host", host.clone().unwrap_or_else(|| "-".into())),
+                ];
+                let _ = audit::append(self.home, "resolve", &b.secret, &f);
+                bindings.push(
+                    json!({"env": b.env_var, "value": crate::agent::to_hex(secret.value.expose())}),
+                );
+            }
+            (plan.command, bindings)
+        };
+        let mut dictionary = Vec::new();
+        for s in self.vault.secrets() {
+            dictionary
+                .push(json!({"name": s.name, "value": crate::agent::to_hex(s.value.expose())}));
+            for old in &s.superseded {
+                dictionary.push(
+                    json!({"name": s.name, "value": crate::agent::to_hex(old.value.expose())}),
+                );
+            }
+        }
+        Ok(Some(
+            json!({"plan": plan, "bindings": bindings, "dictionary": dictionary}),
+        ))
+    }
+
+    /// The core's decision, against the vault's rules narrowed by the
+    /// project's `.claulock.toml`.
+    fn decide(
+        &self,
+        command: &str,
+        cwd: &std::path::Path,
+    ) -> Result<claulock_core::policy::Decision, String> {
+        let mut policy = claulock_core::policy::Policy::new();
+        for s in self.vault.secrets() {
+            let m = &s.meta;
+            let rules = crate::rules::secret_rules(
+                &s.name,
+                &m.allow_hosts,
+                &m.allow_programs,
+                &m.allow_revealing,
+                m.expires.map(claulock_core::time::Timestamp::from_unix),
+                m.project.clone(),
+            )
+            .map_err(|e| format!("{e:#}"))?;
+            policy.insert(s.name.clone(), rules);
+        }
+        let root = crate::check::project_root(cwd);
+        if let Some(file) = root.as_ref().map(|r| r.join(".claulock.toml")) {
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                let project = claulock_core::policy_file::parse(&text)
+                    .map_err(|e| format!("in {}: {e}", file.display()))?;
+                policy.narrow(&project);
+            }
+        }
+        let ctx = claulock_core::policy::CheckContext {
+            now: claulock_core::time::Timestamp::from_unix(now_secs()),
+            project: root.map(|r| r.display().to_string()),
+            environment: claulock_core::analysis::Environment {
+                git_remotes: crate::check::git_remotes(cwd),
+            },
+        };
+        Ok(claulock_core::policy::decide(command, &policy, &ctx))
     }
 
     fn add(
@@ -353,6 +499,16 @@ pub(crate) fn describe(s: &Secret) -> serde_json::Value {
         "project": s.meta.project,
         "superseded_values": s.superseded.len(),
     })
+}
+
+/// Overwrites every string in a JSON value (values travel as hex strings).
+fn wipe(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
+        serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
+        _ => {}
+    }
 }
 
 fn ok(data: Option<serde_json::Value>) -> Response {

@@ -14,9 +14,12 @@ mod check;
 mod commands;
 mod daemon;
 mod dotenv;
+mod exec;
 mod home;
 mod input;
 mod osrand;
+mod peer;
+mod rules;
 mod scrub;
 mod store;
 
@@ -130,6 +133,9 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Run a command with its {{NAME}} secrets in the child's environment
+    /// only, its output scrubbed (exit 125 when refused).
+    Exec(exec::Args),
     /// Decide whether a shell command may receive the secrets it names,
     /// without running it (exit 0 allowed, 1 refused).
     Check(check::Args),
@@ -178,6 +184,7 @@ fn main() -> ExitCode {
             json,
             verify,
         } => commands::audit_cmd(since, json, verify),
+        Command::Exec(args) => exec::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),
         Command::Agent { idle_timeout } => home::Home::from_env()

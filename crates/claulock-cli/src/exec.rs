@@ -1,0 +1,257 @@
+//! `claulock exec`: run a command with its secrets in the child's
+//! environment alone, every output byte scrubbed.
+//!
+//! 1. The agent decides on the command (policy, expiry, allowlists) and, if
+//!    it allows it, returns the substitution plan, the values the plan
+//!    needs and the whole vault as the scrub dictionary (see
+//!    [`crate::agent`] for why only this binary gets an answer).
+//! 2. The wrapper makes itself non-dumpable, then runs `bash -c PLAN` with
+//!    `CLAULOCK_SECRET_<NAME>=value` in the child's environment only: the
+//!    values are never in this process's argv or environment, nor in the
+//!    child's argv (the plan holds references).
+//! 3. The child's stdout and stderr are piped through the scrubber,
+//!    separately, as they stream; stdin passes through.
+//! 4. SIGINT, SIGTERM and SIGHUP are forwarded to the child's process
+//!    group; the wrapper exits with the child's status (128+N for a
+//!    signal) and reports what was caught to the agent for the audit log.
+//!
+//! A refusal runs nothing and exits with [`REFUSED`].
+
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{ExitCode, Stdio};
+
+use anyhow::{Context, bail};
+use claulock_scrub::{Catch, Scrubber};
+use zeroize::Zeroizing;
+
+use crate::agent::{self, Request, from_hex};
+use crate::home::Home;
+
+/// The exit status of a refused command (nothing ran).
+pub(crate) const REFUSED: u8 = 125;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// The shell command to run, with {{NAME}} placeholders.
+    #[arg(short = 'c', value_name = "COMMAND", conflicts_with = "argv")]
+    command: Option<String>,
+    /// Or a program and its arguments, after `--`.
+    #[arg(last = true, value_name = "PROGRAM ARGS")]
+    argv: Vec<String>,
+}
+
+/// Quotes argv words for bash; placeholders inside stay substitutable.
+fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn refuse(lines: &str) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    for line in lines.lines() {
+        let _ = writeln!(err, "claulock: refused: {line}");
+    }
+    ExitCode::from(REFUSED)
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let command = match (&args.command, args.argv.is_empty()) {
+        (Some(c), true) => c.clone(),
+        (None, false) => shell_join(&args.argv),
+        _ => {
+            bail!("give a command: `claulock exec -c 'COMMAND'` or `claulock exec -- PROGRAM ARGS`")
+        }
+    };
+    let placeholders = match claulock_core::grammar::placeholders(&command) {
+        Ok(p) => p,
+        Err(e) => return Ok(refuse(&e.to_string())),
+    };
+    let home = Home::from_env()?;
+    let data = match agent::request(
+        &home,
+        Request::Resolve {
+            command: command.clone(),
+        },
+    ) {
+        Ok(r) if r.ok => r.data,
+        Ok(r) => {
+            return Ok(refuse(
+                &r.error.unwrap_or_else(|| "the agent refused".into()),
+            ));
+        }
+        // Locked: nothing to substitute and nothing to scrub with.
+        Err(_) if placeholders.is_empty() => None,
+        Err(_) => {
+            return Ok(refuse(
+                "the vault is locked: ask the user to run `claulock unlock` in a terminal",
+            ));
+        }
+    };
+    // From here this process holds values: keep other processes of the
+    // same user out of its memory.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("cannot make the wrapper non-dumpable")?;
+    let mut data = data.unwrap_or_default();
+    let plan = data["plan"]
+        .as_str()
+        .map_or_else(|| command.clone(), str::to_owned);
+    let mut bindings: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
+    for b in data["bindings"].as_array().into_iter().flatten() {
+        let env = b["env"]
+            .as_str()
+            .context("malformed answer from the agent")?;
+        let value = from_hex(b["value"].as_str().unwrap_or_default())
+            .context("malformed answer from the agent")?;
+        bindings.push((env.to_owned(), Zeroizing::new(value)));
+    }
+    let scrubber = build_scrubber(&data)?;
+    wipe(&mut data);
+
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c").arg(&plan);
+    for (k, _) in std::env::vars_os() {
+        if k.as_bytes()
+            .starts_with(claulock_core::substitute::ENV_PREFIX.as_bytes())
+        {
+            cmd.env_remove(k);
+        }
+    }
+    for (env, value) in &bindings {
+        cmd.env(env, std::ffi::OsStr::from_bytes(value));
+    }
+    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
+    if !interactive {
+        // Its own group, so that signals reach the whole command.
+        cmd.process_group(0);
+    }
+    let scrubbing = scrubber.is_some();
+    if scrubbing {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    let mut child = cmd.spawn().context("cannot start bash")?;
+    drop(cmd);
+    drop(bindings);
+    let forward = (!interactive).then(|| forward_signals(child.id()));
+
+    let mut caught: Vec<Catch> = Vec::new();
+    if let Some(s) = &scrubber {
+        let out = child.stdout.take().context("no stdout pipe")?;
+        let err = child.stderr.take().context("no stderr pipe")?;
+        let (s1, s2) = (s.clone(), s.clone());
+        let t1 = std::thread::spawn(move || pump(out, std::io::stdout(), &s1));
+        let t2 = std::thread::spawn(move || pump(err, std::io::stderr(), &s2));
+        for t in [t1, t2] {
+            caught.extend(t.join().unwrap_or_default());
+        }
+    }
+    let status = child.wait().context("cannot wait for the command")?;
+    drop(forward);
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    if scrubbing {
+        let secrets = placeholders
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<std::collections::BTreeSet<_>>();
+        let report = Request::Report {
+            secrets: secrets.into_iter().collect(),
+            exit: code,
+            caught: caught
+                .iter()
+                .map(|c| (c.secret.clone(), c.form.to_string(), c.count))
+                .collect(),
+        };
+        let _ = agent::request(&home, report);
+    }
+    Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)))
+}
+
+/// The scrubber for the whole vault, or `None` when there is nothing to
+/// scrub with (a locked or empty vault).
+fn build_scrubber(data: &serde_json::Value) -> anyhow::Result<Option<Scrubber>> {
+    let mut b = Scrubber::builder();
+    let mut any = false;
+    for e in data["dictionary"].as_array().into_iter().flatten() {
+        let name = e["name"]
+            .as_str()
+            .context("malformed answer from the agent")?;
+        let value = Zeroizing::new(
+            from_hex(e["value"].as_str().unwrap_or_default())
+                .context("malformed answer from the agent")?,
+        );
+        b.secret(name, &*value);
+        any = true;
+    }
+    if !any {
+        return Ok(None);
+    }
+    Ok(Some(
+        b.build()
+            .context("cannot build the scrubber from the vault")?,
+    ))
+}
+
+fn wipe(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
+        serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
+/// Copies `src` to `dst` through a scrubber stream, as it arrives.
+fn pump(mut src: impl Read, dst: impl Write, scrubber: &Scrubber) -> Vec<Catch> {
+    let mut dst = Some(dst);
+    let mut stream = scrubber.stream();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(buf.len() + 1024);
+    let emit = |out: &[u8], dst: &mut Option<_>| {
+        if let Some(d) = dst.as_mut() {
+            let d: &mut dyn Write = d;
+            // A reader that went away (`| head`): keep draining the child so
+            // it does not block, but write no more.
+            if d.write_all(out).and_then(|()| d.flush()).is_err() {
+                *dst = None;
+            }
+        }
+    };
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        out.clear();
+        stream.feed(&buf[..n], &mut out);
+        emit(&out, &mut dst);
+    }
+    out.clear();
+    stream.finish(&mut out);
+    emit(&out, &mut dst);
+    stream.stats()
+}
+
+/// Forwards SIGINT, SIGTERM and SIGHUP to the child's process group until
+/// the returned handle is dropped.
+fn forward_signals(child: u32) -> Option<signal_hook::iterator::Handle> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).ok()?;
+    let handle = signals.handle();
+    let pgid = rustix::process::Pid::from_raw(i32::try_from(child).ok()?)?;
+    std::thread::spawn(move || {
+        for sig in signals.forever() {
+            let sig = match sig {
+                SIGINT => rustix::process::Signal::INT,
+                SIGHUP => rustix::process::Signal::HUP,
+                _ => rustix::process::Signal::TERM,
+            };
+            let _ = rustix::process::kill_process_group(pgid, sig);
+        }
+    });
+    Some(handle)
+}

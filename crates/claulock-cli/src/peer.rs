@@ -1,0 +1,71 @@
+//! Who is on the other end of the agent's socket.
+//!
+//! The agent hands values only to the exec wrapper, never to an arbitrary
+//! client. A process qualifies when:
+//!
+//! 1. its executable is this very file (same device and inode as the
+//!    agent's own `/proc/self/exe`);
+//! 2. every executable mapping in it is that file or a root-owned library
+//!    in a system directory (so `LD_PRELOAD=evil.so claulock exec …` is
+//!    refused);
+//! 3. no debugger is attached to it (`TracerPid: 0`).
+//!
+//! The wrapper becomes non-dumpable as soon as it holds values. Between the
+//! agent's check and that call a same-user process could still attach a
+//! debugger; on systems with Yama `ptrace_scope` >= 1 (the default on most
+//! distributions) it cannot attach to a non-descendant at all.
+
+use std::os::unix::fs::MetadataExt;
+
+/// Directories whose root-owned files may be mapped executable in the
+/// wrapper (the C library, the dynamic loader, libgcc).
+const SYSTEM_LIB_DIRS: &[&str] = &[
+    "/lib/",
+    "/lib64/",
+    "/usr/lib/",
+    "/usr/lib64/",
+    "/usr/libexec/",
+];
+
+/// Checks that process `pid` is the exec wrapper of this binary, running
+/// only trusted code. The error says why not (for the audit log).
+pub(crate) fn verify_exec_peer(pid: i32) -> Result<(), String> {
+    let own = std::fs::metadata("/proc/self/exe")
+        .map_err(|e| format!("cannot inspect the agent itself: {e}"))?;
+    let exe = std::fs::metadata(format!("/proc/{pid}/exe"))
+        .map_err(|_| "cannot inspect the peer's executable".to_string())?;
+    if (exe.dev(), exe.ino()) != (own.dev(), own.ino()) {
+        return Err("the peer is not the claulock executable".into());
+    }
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|_| "cannot read the peer's status".to_string())?;
+    let tracer = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    if tracer != "0" {
+        return Err(format!("a debugger (pid {tracer}) is attached to the peer"));
+    }
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map_err(|_| "cannot read the peer's memory map".to_string())?;
+    for line in maps.lines() {
+        let mut fields = line.split_whitespace();
+        let perms = fields.nth(1).unwrap_or("");
+        let path = fields.nth(3).unwrap_or("");
+        if !perms.contains('x') || !path.starts_with('/') {
+            continue;
+        }
+        let Ok(m) = std::fs::metadata(path) else {
+            return Err(format!("the peer runs code from {path}, which is gone"));
+        };
+        let ours = (m.dev(), m.ino()) == (own.dev(), own.ino());
+        let system = SYSTEM_LIB_DIRS.iter().any(|d| path.starts_with(d))
+            && m.uid() == 0
+            && m.mode() & 0o022 == 0;
+        if !ours && !system {
+            return Err(format!("the peer runs foreign code from {path}"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! `claulock exec` with a real agent: delivery, refusal, scrubbing, process
+//! properties and peer verification.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should stop with a message
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use claulock_scrub::testdata::find_leak;
+
+const PASS: &str = "exec test passphrase";
+const CANARY: &str = "ghp_EXECcanaryEXECcanary0123456789abc";
+const OLD: &str = "ghp_OLDoldOLDoldOLDold0123456789abcdef";
+
+struct Env {
+    home: PathBuf,
+    work: PathBuf,
+    bin: PathBuf,
+}
+
+impl Env {
+    fn new(name: &str) -> Env {
+        let base = std::env::temp_dir().join(format!("cl-exec-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let work = base.join("work");
+        std::fs::create_dir_all(&work).unwrap();
+        // A probe that records a hash of its argument (never the value) and
+        // prints the value, for the scrubber to catch.
+        std::fs::write(
+            work.join("probe.sh"),
+            "printf '%s' \"$1\" | sha256sum | cut -c1-64 > hash.txt\nprintf 'got %s\\n' \"$1\"\nprintf 'err %s\\n' \"$1\" >&2\n",
+        )
+        .unwrap();
+        let e = Env {
+            home: base.join("home"),
+            work,
+            bin: PathBuf::from(env!("CARGO_BIN_EXE_claulock")),
+        };
+        e.ok(&["init", "--passphrase-stdin"], PASS);
+        e.ok(&["unlock", "--passphrase-stdin"], PASS);
+        e.ok(&["add", "API_KEY"], OLD);
+        e.ok(&["rotate", "API_KEY"], CANARY);
+        e
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.args(args)
+            .env("CLAULOCK_HOME", &self.home)
+            .env_remove("CLAULOCK_SOCKET")
+            .current_dir(&self.work);
+        c
+    }
+
+    fn run(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], input: &str) -> String {
+        let out = self.run(args, input);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn exec(&self, command: &str) -> Output {
+        self.run(&["exec", "-c", command], "")
+    }
+
+    /// Nothing printed, and no file under the home or the working
+    /// directory, holds any form of the current or the old value.
+    fn assert_clean(&self, out: &Output) {
+        for v in [CANARY, OLD] {
+            assert!(
+                find_leak(&out.stdout, v.as_bytes()).is_none(),
+                "stdout leaked: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            assert!(
+                find_leak(&out.stderr, v.as_bytes()).is_none(),
+                "stderr leaked"
+            );
+            for dir in [&self.home, &self.work] {
+                for entry in std::fs::read_dir(dir).unwrap() {
+                    let p = entry.unwrap().path();
+                    if p.is_file() {
+                        assert!(
+                            find_leak(&std::fs::read(&p).unwrap(), v.as_bytes()).is_none(),
+                            "{} holds a value",
+                            p.display()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["lock"]).output();
+    }
+}
+
+fn sha256(s: &str) -> String {
+    let mut c = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout)[..64].to_owned()
+}
+
+#[test]
+fn the_child_gets_the_value_and_the_output_is_scrubbed() {
+    let e = Env::new("deliver");
+    let out = e.exec("sh probe.sh {{API_KEY}}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "got [REDACTED:API_KEY]\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "err [REDACTED:API_KEY]\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(e.work.join("hash.txt"))
+            .unwrap()
+            .trim(),
+        sha256(CANARY)
+    );
+    e.assert_clean(&out);
+    // The argv form.
+    let out = e.run(&["exec", "--", "sh", "probe.sh", "{{API_KEY}}"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "got [REDACTED:API_KEY]\n"
+    );
+    let audit = e.ok(&["audit"], "");
+    assert!(
+        audit.contains("resolve API_KEY caller=exec program=sh"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("scrubbed API_KEY caller=exec form=raw count=1"),
+        "{audit}"
+    );
+}
+
+#[test]
+fn every_command_is_scrubbed_against_the_whole_vault() {
+    let e = Env::new("whole");
+    std::fs::write(
+        e.work.join(".env"),
+        format!("API_KEY={CANARY}\nOLD={OLD}\n"),
+    )
+    .unwrap();
+    let out = e.exec("cat .env; base64 -w0 .env; echo; xxd -p .env | tr -d '\\n'");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("API_KEY=[REDACTED:API_KEY]\nOLD=[REDACTED:API_KEY]\n"),
+        "{text}"
+    );
+    std::fs::remove_file(e.work.join(".env")).unwrap();
+    e.assert_clean(&out);
+}
+
+#[test]
+fn a_refusal_runs_nothing() {
+    let e = Env::new("refuse");
+    let out = e.exec("touch ran; echo {{API_KEY}}");
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("claulock: refused: API_KEY: `echo` prints")
+            && err.ends_with("(revealing)\n"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1);
+    assert!(!e.work.join("ran").exists());
+    let out = e.exec("touch ran; curl -H 'X: {{NOPE}}' https://x.example");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no secret named NOPE"));
+    assert!(
+        e.ok(&["audit"], "")
+            .contains("denied API_KEY caller=exec rule=revealing")
+    );
+    e.ok(&["lock"], "");
+    let out = e.exec("touch ran; sh probe.sh {{API_KEY}}");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `claulock unlock` in a terminal"));
+    assert!(!e.work.join("ran").exists());
+    // Without placeholders a locked vault runs the command as it is.
+    let out = e.exec("echo plain");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "plain\n");
+}
+
+#[test]
+fn exit_status_and_signals() {
+    let e = Env::new("status");
+    assert_eq!(e.exec("exit 7").status.code(), Some(7));
+    assert_eq!(e.exec("kill -TERM $$").status.code(), Some(143));
+    // SIGTERM to the wrapper reaches the child's whole process group.
+    let mut child = e
+        .cmd(&["exec", "-c", "sleep 30; touch survived"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status)
+            .map(|s| s + 128)
+            .or(status.code()),
+        Some(143)
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!e.work.join("survived").exists());
+    // stdin passes through.
+    assert_eq!(
+        String::from_utf8_lossy(&e.run(&["exec", "-c", "cat"], "in\n").stdout),
+        "in\n"
+    );
+}
+
+#[test]
+fn the_value_is_not_in_the_wrappers_argv_or_environment() {
+    let e = Env::new("proc");
+    let mut child = e
+        .cmd(&[
+            "exec",
+            "-c",
+            "sh probe.sh {{API_KEY}} >/dev/null; sleep 2; true",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let pid = child.id();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    // The shell's argv holds only references.
+    let shell = String::from_utf8_lossy(
+        &Command::new("pgrep")
+            .args(["-P", &pid.to_string()])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_owned();
+    let shell_cmdline = std::fs::read(format!("/proc/{shell}/cmdline")).unwrap_or_default();
+    child.wait().unwrap();
+    for (what, bytes) in [
+        ("cmdline", &cmdline),
+        ("environ", &environ),
+        ("shell cmdline", &shell_cmdline),
+    ] {
+        assert!(
+            find_leak(bytes, CANARY.as_bytes()).is_none(),
+            "the wrapper's {what} holds the value"
+        );
+    }
+    assert!(String::from_utf8_lossy(&shell_cmdline).contains("${__claulock_API_KEY}"));
+}
+
+#[test]
+fn only_the_exec_wrapper_gets_values() {
+    let e = Env::new("peer");
+    // A plain client asking for values.
+    let script = format!(
+        "import socket; s=socket.socket(socket.AF_UNIX); s.connect('{}'); s.sendall(b'{{\"v\":1,\"op\":\"resolve\",\"command\":\"true {{{{API_KEY}}}}\"}}\\n'); print(s.recv(4096).decode())",
+        e.home.join("agent.sock").display()
+    );
+    let out = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.contains("only `claulock exec` may resolve secrets"),
+        "{answer}"
+    );
+    assert!(find_leak(&out.stdout, CANARY.as_bytes()).is_none());
+    // The real binary with foreign code preloaded.
+    let dir = std::env::temp_dir().join(format!("cl-preload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("evil.c"), "void evil(void) {}\n").unwrap();
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(dir.join("evil.so"))
+        .arg(dir.join("evil.c"))
+        .status();
+    if built.is_ok_and(|s| s.success()) {
+        let out = e
+            .cmd(&["exec", "-c", "sh probe.sh {{API_KEY}}"])
+            .env("LD_PRELOAD", dir.join("evil.so"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("foreign code"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        eprintln!("skipped the LD_PRELOAD case: no C compiler");
+    }
+    assert!(
+        e.ok(&["audit"], "")
+            .contains("denied - reason=untrusted-peer")
+    );
+}
