@@ -136,6 +136,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     drop(cmd);
     drop(bindings);
     let forward = (!interactive).then(|| forward_signals(child.id()));
+    let watcher = (!interactive).then(|| watch_for_orphans(child.id()));
 
     let mut caught: Vec<Catch> = Vec::new();
     if let Some(s) = &scrubber {
@@ -150,6 +151,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let status = child.wait().context("cannot wait for the command")?;
     drop(forward);
+    if let Some(Some(mut w)) = watcher {
+        let _ = w.kill();
+        let _ = w.wait();
+    }
     let code = status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
@@ -173,7 +178,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// The scrubber for the whole vault, or `None` when there is nothing to
 /// scrub with (a locked or empty vault).
-fn build_scrubber(data: &serde_json::Value) -> anyhow::Result<Option<Scrubber>> {
+pub(crate) fn build_scrubber(data: &serde_json::Value) -> anyhow::Result<Option<Scrubber>> {
     let mut b = Scrubber::builder();
     let mut any = false;
     for e in data["dictionary"].as_array().into_iter().flatten() {
@@ -196,7 +201,7 @@ fn build_scrubber(data: &serde_json::Value) -> anyhow::Result<Option<Scrubber>> 
     ))
 }
 
-fn wipe(v: &mut serde_json::Value) {
+pub(crate) fn wipe(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
         serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
@@ -234,6 +239,30 @@ fn pump(mut src: impl Read, dst: impl Write, scrubber: &Scrubber) -> Vec<Catch> 
     stream.finish(&mut out);
     emit(&out, &mut dst);
     stream.stats()
+}
+
+/// (dash's `kill` takes no `--`: the group is `-PGID` directly.)
+///
+/// If this wrapper dies, even by SIGKILL, nothing may keep running with a
+/// secret: a watcher process (holding no secret) kills the command's whole
+/// process group once the wrapper is gone. Without `unsafe` there is no
+/// `PR_SET_PDEATHSIG` between fork and exec, and that would cover bash
+/// alone, not the programs it starts.
+fn watch_for_orphans(child: u32) -> Option<std::process::Child> {
+    std::process::Command::new("sh")
+        .args([
+            "-c",
+            r#"while kill -0 "$1" 2>/dev/null; do sleep 0.2; done; kill -KILL -"$2" 2>/dev/null"#,
+            "claulock-watch",
+            &std::process::id().to_string(),
+            &child.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .ok()
 }
 
 /// Forwards SIGINT, SIGTERM and SIGHUP to the child's process group until

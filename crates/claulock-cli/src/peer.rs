@@ -35,7 +35,10 @@ pub(crate) fn verify_exec_peer(pid: i32) -> Result<(), String> {
     let exe = std::fs::metadata(format!("/proc/{pid}/exe"))
         .map_err(|_| "cannot inspect the peer's executable".to_string())?;
     if (exe.dev(), exe.ino()) != (own.dev(), own.ino()) {
-        return Err("the peer is not the claulock executable".into());
+        return Err(
+            "the peer is not the claulock executable the agent runs (after upgrading claulock, restart the agent: `claulock lock`, then `claulock unlock`)"
+                .into(),
+        );
     }
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|_| "cannot read the peer's status".to_string())?;

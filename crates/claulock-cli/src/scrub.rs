@@ -10,7 +10,7 @@ use claulock_scrub::Scrubber;
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// Take the secrets from a dotenv file (`NAME=value` lines) instead of
-    /// the vault.
+    /// the unlocked vault.
     #[arg(long, value_name = "FILE")]
     secrets_from: Option<PathBuf>,
 }
@@ -19,13 +19,7 @@ pub(crate) struct Args {
 /// input size.
 const CHUNK: usize = 64 * 1024;
 
-pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let Some(path) = &args.secrets_from else {
-        bail!(
-            "no secrets to scrub with: the vault does not exist yet in this version; \
-             pass `--secrets-from FILE` (a dotenv file)"
-        );
-    };
+fn from_file(path: &std::path::Path) -> anyhow::Result<Scrubber> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the secrets file {}", path.display()))?;
     let secrets = crate::dotenv::parse(&text)
@@ -34,9 +28,37 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     for (name, value) in &secrets {
         builder.secret(name, value);
     }
-    let scrubber = builder
+    builder
         .build()
-        .with_context(|| format!("in the secrets file {}", path.display()))?;
+        .with_context(|| format!("in the secrets file {}", path.display()))
+}
+
+/// The whole vault (superseded values included), from the agent: the same
+/// dictionary `claulock exec` scrubs with.
+fn from_vault() -> anyhow::Result<Scrubber> {
+    let home = crate::home::Home::from_env()?;
+    let data = crate::agent::call(
+        &home,
+        crate::agent::Request::Resolve {
+            command: String::new(),
+        },
+    )
+    .context("no secrets to scrub with (or pass `--secrets-from FILE`)")?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
+    let mut data = data.unwrap_or_default();
+    let scrubber = crate::exec::build_scrubber(&data)?;
+    crate::exec::wipe(&mut data);
+    match scrubber {
+        Some(s) => Ok(s),
+        None => bail!("the vault holds no secret to scrub with"),
+    }
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let scrubber = match &args.secrets_from {
+        Some(path) => from_file(path)?,
+        None => from_vault()?,
+    };
     let mut stderr = std::io::stderr().lock();
     for w in scrubber.warnings() {
         writeln!(stderr, "claulock: warning: {w}")?;

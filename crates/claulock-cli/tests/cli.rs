@@ -278,6 +278,7 @@ fn scrub_errors_never_show_a_value() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_claulock"))
         .arg("scrub")
+        .env("CLAULOCK_HOME", dir.join("none"))
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap();

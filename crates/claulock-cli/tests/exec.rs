@@ -187,6 +187,12 @@ fn every_command_is_scrubbed_against_the_whole_vault() {
     );
     std::fs::remove_file(e.work.join(".env")).unwrap();
     e.assert_clean(&out);
+    // `claulock scrub` without a file uses the same whole-vault dictionary.
+    let out = e.run(&["scrub"], &format!("a {CANARY} b {OLD}\n"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "a [REDACTED:API_KEY] b [REDACTED:API_KEY]\n"
+    );
 }
 
 #[test]
@@ -244,6 +250,35 @@ fn exit_status_and_signals() {
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!e.work.join("survived").exists());
+    // A wrapper killed outright takes its command with it.
+    let mut child = e
+        .cmd(&["exec", "-c", "sleep 30; touch orphan-ran"])
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let group = String::from_utf8_lossy(
+        &Command::new("pgrep")
+            .args(["-f", "^sleep 30$"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .to_string();
+    assert!(!group.trim().is_empty(), "the command did not start");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while group
+        .lines()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command outlived its killed wrapper"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     // stdin passes through.
     assert_eq!(
         String::from_utf8_lossy(&e.run(&["exec", "-c", "cat"], "in\n").stdout),
@@ -268,16 +303,25 @@ fn the_value_is_not_in_the_wrappers_argv_or_environment() {
     let pid = child.id();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-    // The shell's argv holds only references.
-    let shell = String::from_utf8_lossy(
+    // The shell's argv holds only references (the wrapper's other child is
+    // the orphan watcher).
+    let children = String::from_utf8_lossy(
         &Command::new("pgrep")
             .args(["-P", &pid.to_string()])
             .output()
             .unwrap()
             .stdout,
     )
-    .trim()
-    .to_owned();
+    .to_string();
+    let shell = children
+        .lines()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .unwrap_or_default()
+                .starts_with(b"bash")
+        })
+        .unwrap_or_default()
+        .to_owned();
     let shell_cmdline = std::fs::read(format!("/proc/{shell}/cmdline")).unwrap_or_default();
     child.wait().unwrap();
     for (what, bytes) in [
