@@ -59,6 +59,8 @@ pub(crate) struct Meta {
     pub expires: Option<i64>,
     #[serde(default)]
     pub project: Option<String>,
+    #[serde(default)]
+    pub allow_output_files: bool,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -92,6 +92,7 @@ fn vault_policy() -> anyhow::Result<Policy> {
             &strings("allow_hosts"),
             &strings("allow_programs"),
             &strings("allow_revealing"),
+            s["allow_output_files"].as_bool().unwrap_or(false),
             expires,
             s["project"].as_str().map(str::to_owned),
         )?;

@@ -127,6 +127,7 @@ pub(crate) struct AddArgs {
     pub programs: Vec<String>,
     pub tags: Vec<String>,
     pub expires: Option<String>,
+    pub output_files: bool,
 }
 
 pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
@@ -154,6 +155,7 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         allow_programs: a.programs,
         expires,
         project: None,
+        allow_output_files: a.output_files,
     };
     let hex = zeroize::Zeroizing::new(to_hex(&value));
     agent::call(

@@ -374,6 +374,7 @@ impl Agent<'_> {
                 &m.allow_hosts,
                 &m.allow_programs,
                 &m.allow_revealing,
+                m.allow_output_files,
                 m.expires.map(claulock_core::time::Timestamp::from_unix),
                 m.project.clone(),
             )
@@ -415,6 +416,7 @@ impl Agent<'_> {
                 allow_programs: meta.allow_programs,
                 expires: meta.expires,
                 project: meta.project,
+                allow_output_files: meta.allow_output_files,
                 ..Metadata::default()
             },
             superseded: vec![],
@@ -493,6 +495,7 @@ pub(crate) fn describe(s: &Secret) -> serde_json::Value {
         "allow_hosts": s.meta.allow_hosts,
         "allow_programs": s.meta.allow_programs,
         "allow_revealing": s.meta.allow_revealing,
+        "allow_output_files": s.meta.allow_output_files,
         "created": time(s.meta.created),
         "rotated": s.meta.rotated.map(time),
         "expires": s.meta.expires.map(time),

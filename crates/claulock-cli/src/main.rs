@@ -78,6 +78,10 @@ enum Command {
         /// When it stops being usable: a time (2030-01-01T00:00:00Z) or a duration (90d).
         #[arg(long, value_name = "WHEN")]
         expires: Option<String>,
+        /// Let a command holding it write its output to files (authenticated
+        /// downloads); off by default, as a file can be read back later.
+        #[arg(long)]
+        allow_output_files: bool,
     },
     /// Give a secret a new value; the old one stays scrubbed from output.
     Rotate {
@@ -166,12 +170,14 @@ fn main() -> ExitCode {
             programs,
             tags,
             expires,
+            allow_output_files,
         } => commands::add(commands::AddArgs {
             name,
             hosts,
             programs,
             tags,
             expires,
+            output_files: allow_output_files,
         }),
         Command::Rotate { name } => commands::rotate(&name),
         Command::Rm { name } => commands::remove(&name),

@@ -11,6 +11,7 @@ pub(crate) fn secret_rules(
     hosts: &[String],
     programs: &[String],
     revealing: &[String],
+    output_files: bool,
     expires: Option<Timestamp>,
     project: Option<String>,
 ) -> anyhow::Result<SecretRules> {
@@ -23,6 +24,7 @@ pub(crate) fn secret_rules(
         allow_hosts,
         allow_programs: programs.to_vec(),
         allow_revealing: revealing.to_vec(),
+        allow_output_files: output_files,
         expires,
         project,
     })

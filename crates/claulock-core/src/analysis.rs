@@ -52,6 +52,8 @@ pub struct Use {
     pub inline_code: bool,
     /// The program's name is a function the command line defines.
     pub shadowed_by_function: bool,
+    /// Files the receiving command or a consumer of its output writes to.
+    pub output_files: Vec<String>,
 }
 
 /// A destination named by the command line.
@@ -161,7 +163,14 @@ pub fn analyze(command: &str, env: &Environment) -> Result<Analysis, AnalysisErr
                 .is_some_and(|p| script.functions.iter().any(|f| f == p)),
             program,
             wrappers: res.wrappers.clone(),
-            consumers: consumers(&script, &resolutions, site.command),
+            consumers: consumers(&script, site.command)
+                .into_iter()
+                .map(|i| program_label(&resolutions[i]))
+                .collect(),
+            output_files: std::iter::once(site.command)
+                .chain(consumers(&script, site.command))
+                .flat_map(|i| output_files(&script.commands[i], &resolutions[i], &texts[i]))
+                .collect(),
             keyword: cmd.keyword.map(str::to_owned),
             bare_assignment: cmd.words.is_empty() && cmd.keyword.is_none(),
             inline_code,
@@ -181,10 +190,10 @@ pub fn analyze(command: &str, env: &Environment) -> Result<Analysis, AnalysisErr
     })
 }
 
-/// Programs that may read the output of command `start`: downstream stages
-/// of its pipeline, enclosing commands, and commands substituted into it
-/// (`>(…)` reads what the command writes), transitively.
-fn consumers(script: &Script, res: &[Resolution], start: usize) -> Vec<String> {
+/// Commands that may read the output of command `start`: downstream
+/// stages of its pipeline, enclosing commands, and commands substituted
+/// into it (`>(…)` reads what the command writes), transitively.
+fn consumers(script: &Script, start: usize) -> Vec<usize> {
     let mut out = Vec::new();
     let mut frontier = vec![start];
     let mut seen = vec![false; script.commands.len()];
@@ -195,15 +204,125 @@ fn consumers(script: &Script, res: &[Resolution], start: usize) -> Vec<String> {
         for (i, other) in script.commands.iter().enumerate() {
             if other.pipe_from == Some(c) || other.enclosing == Some(c) {
                 frontier.push(i);
-                out.push(program_label(&res[i]));
+                out.push(i);
             }
         }
         if let Some(e) = script.commands[c].enclosing {
             frontier.push(e);
-            out.push(program_label(&res[e]));
+            out.push(e);
         }
     }
     out
+}
+
+/// Files that command `c` writes its output to (redirections, `tee`,
+/// curl's and wget's output options), as written. `/dev/null` and fd
+/// duplications are not files.
+fn output_files(cmd: &Command, res: &Resolution, texts: &[Option<String>]) -> Vec<String> {
+    const DEVICES: &[&str] = &["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty", "-"];
+    let mut files = Vec::new();
+    for r in &cmd.redirects {
+        let target = r.target.rendered();
+        let writes = matches!(r.op, ">" | ">>" | ">|" | "&>" | "&>>" | "<>")
+            || (r.op == ">&" && !target.bytes().all(|b| b.is_ascii_digit()) && target != "-");
+        if writes && !DEVICES.contains(&target.as_str()) {
+            files.push(display_marks(&target));
+        }
+    }
+    let (Some(program), Some(pi)) = (res.program(), res.program_index) else {
+        return files;
+    };
+    let args: Vec<&str> = texts[pi + 1..]
+        .iter()
+        .map(|t| t.as_deref().unwrap_or(""))
+        .collect();
+    let value_of = |names: &[&str]| -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            for n in names {
+                if a == n {
+                    out.push(args.get(i + 1).copied().unwrap_or("").to_owned());
+                } else if let Some(v) = a.strip_prefix(&format!("{n}=")) {
+                    out.push(v.to_owned());
+                } else if n.len() == 2 && a.len() > 2 && a.starts_with('-') && !a.starts_with("--")
+                {
+                    // A cluster: `-sD FILE` (the letter last) or `-Dfile`.
+                    let letter = &n[1..];
+                    if let Some(at) = a[1..].find(letter) {
+                        let rest = &a[1 + at + 1..];
+                        if rest.is_empty() {
+                            out.push(args.get(i + 1).copied().unwrap_or("").to_owned());
+                        } else if at == 0 {
+                            out.push(rest.to_owned());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    };
+    match program {
+        "tee" => files.extend(
+            args.iter()
+                .filter(|a| !a.starts_with('-'))
+                .map(|a| display_marks(a)),
+        ),
+        "curl" => {
+            let named = value_of(&[
+                "-o",
+                "--output",
+                "-D",
+                "--dump-header",
+                "--trace",
+                "--trace-ascii",
+                "--stderr",
+                "-c",
+                "--cookie-jar",
+                "--etag-save",
+                "--hsts",
+                "--alt-svc",
+                "--output-dir",
+            ]);
+            files.extend(
+                named
+                    .into_iter()
+                    .filter(|f| !DEVICES.contains(&f.as_str()))
+                    .map(|f| display_marks(&f)),
+            );
+            // `-O` alone or in a cluster of value-less flags (`-sLO`), not
+            // the `O` inside `-XPOST`.
+            let flag_cluster = |a: &str| {
+                a.len() > 2
+                    && a.starts_with('-')
+                    && !a.starts_with("--")
+                    && a[1..].bytes().all(|b| b"sSLfikvIOJZNqg#".contains(&b))
+                    && a.contains('O')
+            };
+            if args.iter().any(|a| {
+                matches!(
+                    *a,
+                    "-O" | "--remote-name" | "--remote-name-all" | "-J" | "--remote-header-name"
+                ) || flag_cluster(a)
+            }) {
+                files.push("(remote file name)".into());
+            }
+        }
+        "wget" | "wget2" => {
+            let doc = value_of(&["-O", "--output-document"]);
+            let to_stdout = doc.iter().any(|d| d == "-" || d == "/dev/null")
+                || args
+                    .iter()
+                    .any(|a| a.starts_with('-') && !a.starts_with("--") && a.ends_with("O-"));
+            if !to_stdout {
+                files.push(doc.first().map_or_else(
+                    || "(file named after the URL)".to_owned(),
+                    |d| display_marks(d),
+                ));
+            }
+        }
+        _ => {}
+    }
+    files
 }
 
 fn program_label(res: &Resolution) -> String {

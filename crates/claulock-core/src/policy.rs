@@ -26,6 +26,10 @@ pub struct SecretRules {
     pub allow_programs: Vec<String>,
     /// Programs lifted out of the built-in reveal/transform/compare lists.
     pub allow_revealing: Vec<String>,
+    /// Whether a command holding the value may write its output to files
+    /// (authenticated downloads). Off by default: a file can be read back
+    /// later and transformed beyond any scrubber's reach.
+    pub allow_output_files: bool,
     /// When the secret stops being usable.
     pub expires: Option<Timestamp>,
     /// The project root the secret is bound to, if any.
@@ -128,6 +132,8 @@ pub enum Rule {
     InlineCode,
     /// The output of the command holding the value feeds an encoder.
     EncodedOutput,
+    /// The output of the command holding the value goes to a file.
+    OutputToFile,
     /// A destination is outside the secret's host allowlist.
     HostAllowlist,
     /// A destination cannot be known before the command runs.
@@ -169,6 +175,7 @@ impl Rule {
             Rule::Transforming => "transforming",
             Rule::InlineCode => "inline-code",
             Rule::EncodedOutput => "encoded-output",
+            Rule::OutputToFile => "output-to-file",
             Rule::HostAllowlist => "host-allowlist",
             Rule::UnknownDestination => "unknown-destination",
             Rule::AmbiguousDestination => "ambiguous-destination",
@@ -442,6 +449,18 @@ fn check_use(
             ),
         );
         return;
+    }
+
+    if let Some(f) = u.output_files.first() {
+        if !layers.iter().all(|l| l.allow_output_files) {
+            refuse(
+                Rule::OutputToFile,
+                format!(
+                    "the output of the command holding {{{{{name}}}}} would be written to `{f}`, where it could be read back later in any form; let it go to standard output, which is scrubbed (or allow output files for {name})"
+                ),
+            );
+            return;
+        }
     }
 
     // Where the value may travel.

@@ -5,6 +5,7 @@
 //! allow_hosts = ["api.github.com", "github.com"]
 //! allow_programs = ["curl", "gh", "git"]
 //! allow_revealing = []                 # optional: lift programs out of the reveal lists
+//! allow_output_files = false           # optional: may its command write output to files
 //! expires = "2030-01-01T00:00:00Z"     # optional
 //! project = "/home/me/src/app"         # optional
 //! ```
@@ -49,6 +50,8 @@ struct Entry {
     allow_programs: Vec<String>,
     #[serde(default)]
     allow_revealing: Vec<String>,
+    #[serde(default)]
+    allow_output_files: bool,
     expires: Option<When>,
     project: Option<String>,
 }
@@ -115,6 +118,7 @@ pub fn parse(text: &str) -> Result<Policy, PolicyFileError> {
                 allow_hosts,
                 allow_programs: e.allow_programs,
                 allow_revealing: e.allow_revealing,
+                allow_output_files: e.allow_output_files,
                 expires,
                 project: e.project,
             },

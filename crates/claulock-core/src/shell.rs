@@ -165,6 +165,8 @@ impl Word {
 
 #[derive(Clone, Debug)]
 pub(crate) struct Redirect {
+    /// The operator (`>`, `>>`, `<`, `<<<`, `>&`, …), without an fd number.
+    pub op: &'static str,
     pub target: Word,
 }
 
@@ -698,7 +700,7 @@ impl Parser<'_> {
         self.set_roles(&target, role);
         self.script.commands[idx]
             .redirects
-            .push(Redirect { target });
+            .push(Redirect { op, target });
         Ok(())
     }
 

@@ -63,6 +63,8 @@ pub struct Metadata {
     pub allow_programs: Vec<String>,
     /// Programs lifted out of the built-in reveal lists.
     pub allow_revealing: Vec<String>,
+    /// Whether a command holding the value may write its output to files.
+    pub allow_output_files: bool,
     /// When it stops being usable.
     pub expires: Option<i64>,
     /// The project root it is bound to.
@@ -106,6 +108,7 @@ mod tag {
     pub(super) const PROJECT: u8 = 10;
     pub(super) const SUPERSEDED: u8 = 11;
     pub(super) const SUPERSEDED_AT: u8 = 12;
+    pub(super) const ALLOW_OUTPUT_FILES: u8 = 13;
 }
 
 /// The encoding of a record is malformed (only possible if the sealed data
@@ -146,6 +149,9 @@ impl Secret {
         if let Some(p) = &m.project {
             put(out, tag::PROJECT, p.as_bytes());
         }
+        if m.allow_output_files {
+            put(out, tag::ALLOW_OUTPUT_FILES, &[]);
+        }
         for s in &self.superseded {
             let mut inner = zeroize::Zeroizing::new(Vec::new());
             put(&mut inner, tag::VALUE, s.value.expose());
@@ -177,6 +183,7 @@ impl Secret {
                 tag::ALLOW_REVEALING => meta.allow_revealing.push(text(b)?),
                 tag::EXPIRES => meta.expires = Some(int(b)?),
                 tag::PROJECT => meta.project = Some(text(b)?),
+                tag::ALLOW_OUTPUT_FILES => meta.allow_output_files = true,
                 tag::SUPERSEDED => {
                     let mut v = None;
                     let mut at = None;
