@@ -497,6 +497,10 @@ except OSError as e:
     let agent_result = read_as_nobody(pid);
     let _ = control.kill();
     let _ = control.wait();
+    // runuser may leave its child behind: stop the control process itself.
+    let _ = Command::new("kill")
+        .args(["-KILL", &sleep_pid.to_string()])
+        .status();
     let _ = as_nobody(&["lock"], "");
     assert_eq!(
         control_result, "readable",

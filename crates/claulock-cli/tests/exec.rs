@@ -250,29 +250,43 @@ fn exit_status_and_signals() {
     );
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!e.work.join("survived").exists());
-    // A wrapper killed outright takes its command with it.
+    // A wrapper killed outright takes its command with it: watch its
+    // command's own process group (led by the shell).
     let mut child = e
         .cmd(&["exec", "-c", "sleep 30; touch orphan-ran"])
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let group = String::from_utf8_lossy(
+    let kids = String::from_utf8_lossy(
         &Command::new("pgrep")
-            .args(["-f", "^sleep 30$"])
+            .args(["-P", &child.id().to_string()])
             .output()
             .unwrap()
             .stdout,
     )
     .to_string();
-    assert!(!group.trim().is_empty(), "the command did not start");
+    let group = kids
+        .lines()
+        .find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .unwrap_or_default()
+                .starts_with(b"bash")
+        })
+        .expect("the command's shell")
+        .to_owned();
     child.kill().unwrap();
     child.wait().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while group
-        .lines()
-        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-    {
+    loop {
+        let alive = Command::new("pgrep")
+            .args(["-g", &group])
+            .output()
+            .unwrap()
+            .stdout;
+        if alive.is_empty() {
+            break;
+        }
         assert!(
             std::time::Instant::now() < deadline,
             "the command outlived its killed wrapper"
