@@ -100,7 +100,8 @@ pub fn log_text(len: usize, seed: u64) -> Vec<u8> {
 
 /// Looks for `value` in `output` in every form a reader could recover it
 /// from, decoding independently of the scrubber's own encoders: raw,
-/// reversed, with whitespace and separators stripped, and inside decoded
+/// reversed, upper- or lower-cased, rot13, with whitespace and separators
+/// stripped, and inside decoded
 /// base64 (both alphabets, every alignment), hex, percent, JSON and `\xNN`
 /// runs. Returns the first form found, for a test's failure message (never
 /// the value).
@@ -119,12 +120,31 @@ pub fn find_leak(output: &[u8], value: &[u8]) -> Option<&'static str> {
     views.push(("percent", decode_escapes(output, b"%", 2)));
     views.push(("hex escape", decode_escapes(output, b"\\x", 2)));
     views.push(("json", decode_json_escapes(output)));
+    let upper = value.to_ascii_uppercase();
+    let lower = value.to_ascii_lowercase();
+    let rot13: Vec<u8> = value
+        .iter()
+        .map(|&b| match b {
+            b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
+            b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
+            b => b,
+        })
+        .collect();
     for (form, view) in &views {
         if contains(view, value) {
             return Some(form);
         }
         if contains(view, &reversed) {
             return Some("reversed");
+        }
+        // Case changes and rot13 (only meaningful for values with letters).
+        if value.iter().any(u8::is_ascii_alphabetic) {
+            if contains(view, &upper) || contains(view, &lower) {
+                return Some("case-folded");
+            }
+            if contains(view, &rot13) {
+                return Some("rot13");
+            }
         }
     }
     None
