@@ -13,6 +13,7 @@ mod audit;
 mod check;
 mod commands;
 mod daemon;
+mod demo;
 mod dotenv;
 mod exec;
 mod home;
@@ -137,6 +138,8 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Show the whole boundary end to end on a throwaway vault.
+    Demo,
     /// Run a command with its {{NAME}} secrets in the child's environment
     /// only, its output scrubbed (exit 125 when refused).
     Exec(exec::Args),
@@ -190,6 +193,7 @@ fn main() -> ExitCode {
             json,
             verify,
         } => commands::audit_cmd(since, json, verify),
+        Command::Demo => demo::run(),
         Command::Exec(args) => exec::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),

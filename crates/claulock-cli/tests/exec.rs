@@ -398,3 +398,42 @@ fn only_the_exec_wrapper_gets_values() {
             .contains("denied - reason=untrusted-peer")
     );
 }
+
+#[test]
+fn the_demo_runs_end_to_end_and_cleans_up() {
+    let out = Command::new(env!("CARGO_BIN_EXE_claulock"))
+        .arg("demo")
+        .env_remove("CLAULOCK_HOME")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "the server received the real token: yes",
+        "Authorization: Bearer [REDACTED:DEMO_TOKEN]",
+        "(host-allowlist)",
+        "(program-allowlist)",
+        "resolve DEMO_TOKEN caller=exec program=curl host=127.0.0.1",
+        "audit log intact",
+        "the demo vault was locked and deleted",
+    ] {
+        assert!(text.contains(want), "no {want:?} in:\n{text}");
+    }
+    // The token is random: no token-shaped word may appear anywhere.
+    for word in text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+        assert!(
+            !(word.starts_with("demo_") && word.len() == 37),
+            "the demo printed its token"
+        );
+    }
+    let dir = text
+        .split("vault at ")
+        .nth(1)
+        .and_then(|r| r.split("/home/vault.clv").next())
+        .unwrap();
+    assert!(!std::path::Path::new(dir).exists(), "{dir} was not removed");
+}
