@@ -392,8 +392,13 @@ impl Agent<'_> {
         let ctx = claulock_core::policy::CheckContext {
             now: claulock_core::time::Timestamp::from_unix(now_secs()),
             project: root.map(|r| r.display().to_string()),
+            // Remotes matter only to git, and asking git costs a process.
             environment: claulock_core::analysis::Environment {
-                git_remotes: crate::check::git_remotes(cwd),
+                git_remotes: if command.contains("git") {
+                    crate::check::git_remotes(cwd)
+                } else {
+                    Default::default()
+                },
             },
         };
         Ok(claulock_core::policy::decide(command, &policy, &ctx))

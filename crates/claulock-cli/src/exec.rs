@@ -108,8 +108,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .context("malformed answer from the agent")?;
         bindings.push((env.to_owned(), Zeroizing::new(value)));
     }
-    let scrubber = build_scrubber(&data)?;
-    wipe(&mut data);
+    let scrubbing = data["dictionary"].as_array().is_some_and(|d| !d.is_empty());
 
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c").arg(&plan);
@@ -128,7 +127,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Its own group, so that signals reach the whole command.
         cmd.process_group(0);
     }
-    let scrubbing = scrubber.is_some();
     if scrubbing {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
@@ -138,6 +136,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let forward = (!interactive).then(|| forward_signals(child.id()));
     let watcher = (!interactive).then(|| watch_for_orphans(child.id()));
 
+    // Built while the child starts: its first output waits in the pipe.
+    let scrubber = if scrubbing {
+        build_scrubber(&data)
+    } else {
+        Ok(None)
+    };
+    wipe(&mut data);
+    let scrubber = match scrubber {
+        Ok(s) => s,
+        Err(e) => {
+            // Never let unscrubbed output through: stop the command.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     let mut caught: Vec<Catch> = Vec::new();
     if let Some(s) = &scrubber {
         let out = child.stdout.take().context("no stdout pipe")?;
