@@ -10,7 +10,9 @@
 //!    values are never in this process's argv or environment, nor in the
 //!    child's argv (the plan holds references).
 //! 3. The child's stdout and stderr are piped through the scrubber,
-//!    separately, as they stream; stdin passes through.
+//!    separately, as they stream; stdin passes through. When stdout is a
+//!    terminal, the child gets a pseudo-terminal of its own instead (so it
+//!    keeps its colours and progress bars) whose output is scrubbed alike.
 //! 4. SIGINT, SIGTERM and SIGHUP are forwarded to the child's process
 //!    group; the wrapper exits with the child's status (128+N for a
 //!    signal) and reports what was caught to the agent for the audit log.
@@ -127,7 +129,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         // Its own group, so that signals reach the whole command.
         cmd.process_group(0);
     }
-    if scrubbing {
+    // On a terminal the command gets a pseudo-terminal of its own, so that
+    // it still sees a terminal (colours, progress bars) while every byte it
+    // prints passes through the scrubber.
+    let pty = if scrubbing && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        open_pty().ok()
+    } else {
+        None
+    };
+    if let Some((_, slave)) = &pty {
+        cmd.stdout(slave.try_clone()?).stderr(slave.try_clone()?);
+    } else if scrubbing {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }
     let mut child = cmd.spawn().context("cannot start bash")?;
@@ -153,7 +165,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     };
     let mut caught: Vec<Catch> = Vec::new();
-    if let Some(s) = &scrubber {
+    if let (Some(s), Some((master, slave))) = (&scrubber, pty) {
+        // Only the child may hold the slave open: its exit then ends the
+        // master's reads (EIO).
+        drop(slave);
+        caught = pump(master, std::io::stdout(), s);
+    } else if let Some(s) = &scrubber {
         let out = child.stdout.take().context("no stdout pipe")?;
         let err = child.stderr.take().context("no stderr pipe")?;
         let (s1, s2) = (s.clone(), s.clone());
@@ -222,6 +239,29 @@ pub(crate) fn wipe(v: &mut serde_json::Value) {
         serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
         _ => {}
     }
+}
+
+/// A pseudo-terminal pair (master, slave) sized like our own terminal.
+fn open_pty() -> anyhow::Result<(std::fs::File, std::fs::File)> {
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let name = ptsname(&master, Vec::new())?;
+    let slave = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(std::ffi::OsStr::from_bytes(name.as_bytes()))?;
+    if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout()) {
+        let _ = rustix::termios::tcsetwinsize(&slave, size);
+    }
+    // Our own terminal turns `\n` into `\r\n`; doing it here too would
+    // double the carriage returns.
+    if let Ok(mut t) = rustix::termios::tcgetattr(&slave) {
+        t.output_modes.remove(rustix::termios::OutputModes::ONLCR);
+        let _ = rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &t);
+    }
+    Ok((std::fs::File::from(master), slave))
 }
 
 /// Copies `src` to `dst` through a scrubber stream, as it arrives.

@@ -437,3 +437,37 @@ fn the_demo_runs_end_to_end_and_cleans_up() {
         .unwrap();
     assert!(!std::path::Path::new(dir).exists(), "{dir} was not removed");
 }
+
+#[test]
+fn on_a_terminal_the_command_gets_a_terminal_and_is_still_scrubbed() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: needs util-linux script");
+        return;
+    }
+    let e = Env::new("pty");
+    let inner = format!(
+        "{} exec -c 'test -t 1 && echo stdout-is-a-tty; test -t 2 && echo stderr-is-a-tty >&2; sh probe.sh {{{{API_KEY}}}}; exit 3'",
+        e.bin.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &inner, "/dev/null"])
+        .env("CLAULOCK_HOME", &e.home)
+        .current_dir(&e.work)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("stdout-is-a-tty\nstderr-is-a-tty\n"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("got [REDACTED:API_KEY]\nerr [REDACTED:API_KEY]\n"),
+        "{text:?}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("\r\r"),
+        "doubled carriage returns"
+    );
+    e.assert_clean(&out);
+}
