@@ -142,6 +142,17 @@ pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Overwrites every string in a JSON value: values travel as hex strings,
+/// and a message that held one is wiped once used.
+pub(crate) fn wipe(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
+        serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
+        _ => {}
+    }
+}
+
 /// Whether an agent answers on the socket.
 pub(crate) fn is_running(home: &Home) -> bool {
     matches!(request(home, Request::Status), Ok(r) if r.ok)

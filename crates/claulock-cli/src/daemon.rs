@@ -197,7 +197,7 @@ impl Agent<'_> {
         let _ = w.write_all(&bytes);
         // A `resolve` answer holds values: wipe them from the response too.
         if let Some(mut data) = response.data {
-            wipe(&mut data);
+            crate::agent::wipe(&mut data);
         }
         flow
     }
@@ -507,16 +507,6 @@ pub(crate) fn describe(s: &Secret) -> serde_json::Value {
         "project": s.meta.project,
         "superseded_values": s.superseded.len(),
     })
-}
-
-/// Overwrites every string in a JSON value (values travel as hex strings).
-fn wipe(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
-        serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
-        _ => {}
-    }
 }
 
 fn ok(data: Option<serde_json::Value>) -> Response {

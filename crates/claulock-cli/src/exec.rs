@@ -154,7 +154,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         Ok(None)
     };
-    wipe(&mut data);
+    crate::agent::wipe(&mut data);
     let scrubber = match scrubber {
         Ok(s) => s,
         Err(e) => {
@@ -230,15 +230,6 @@ pub(crate) fn build_scrubber(data: &serde_json::Value) -> anyhow::Result<Option<
         b.build()
             .context("cannot build the scrubber from the vault")?,
     ))
-}
-
-pub(crate) fn wipe(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::String(s) => zeroize::Zeroize::zeroize(s),
-        serde_json::Value::Array(a) => a.iter_mut().for_each(wipe),
-        serde_json::Value::Object(o) => o.values_mut().for_each(wipe),
-        _ => {}
-    }
 }
 
 /// A pseudo-terminal pair (master, slave) sized like our own terminal.

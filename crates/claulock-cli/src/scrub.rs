@@ -47,7 +47,7 @@ fn from_vault() -> anyhow::Result<Scrubber> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
     let mut data = data.unwrap_or_default();
     let scrubber = crate::exec::build_scrubber(&data)?;
-    crate::exec::wipe(&mut data);
+    crate::agent::wipe(&mut data);
     match scrubber {
         Some(s) => Ok(s),
         None => bail!("the vault holds no secret to scrub with"),

@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failing test should stop with a message
 
+mod common;
+
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -40,20 +42,7 @@ impl Home {
 
     /// Runs with `input` on stdin; records everything printed.
     fn run(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = common::run_with_input(&mut self.cmd(args), input);
         self.outputs.borrow_mut().extend_from_slice(&out.stdout);
         self.outputs.borrow_mut().extend_from_slice(&out.stderr);
         out

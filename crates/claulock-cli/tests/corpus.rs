@@ -4,10 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // a test reports its tally
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use claulock_scrub::testdata::find_leak;
@@ -122,8 +124,8 @@ impl Lab {
     }
 
     fn claulock(&self, args: &[&str], input: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_claulock"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_claulock"));
+        cmd.args(args)
             .env("CLAULOCK_HOME", &self.home)
             .env_remove("CLAULOCK_SOCKET")
             .env_remove("http_proxy")
@@ -131,19 +133,8 @@ impl Lab {
             .env_remove("HTTP_PROXY")
             .env_remove("HTTPS_PROXY")
             .env_remove("ALL_PROXY")
-            .current_dir(&self.work)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            .current_dir(&self.work);
+        common::run_with_input(&mut cmd, input)
     }
 }
 

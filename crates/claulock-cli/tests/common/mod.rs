@@ -1,0 +1,21 @@
+//! Helpers shared by the integration tests.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `cmd` with `input` on its stdin and collects its output.
+pub(crate) fn run_with_input(cmd: &mut Command, input: &str) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the command starts");
+    child
+        .stdin
+        .take()
+        .expect("a stdin pipe")
+        .write_all(input.as_bytes())
+        .expect("stdin takes the input");
+    child.wait_with_output().expect("the command ends")
+}
