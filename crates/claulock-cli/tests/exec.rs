@@ -108,6 +108,32 @@ impl Drop for Env {
     }
 }
 
+/// The pid of the `bash` that wrapper `pid` started, waiting for it to
+/// appear (the wrapper first asks the agent).
+fn shell_of(pid: u32) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let out = Command::new("pgrep")
+            .args(["-P", &pid.to_string()])
+            .output()
+            .unwrap();
+        let kids = String::from_utf8_lossy(&out.stdout).to_string();
+        let bash = kids.lines().find(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .unwrap_or_default()
+                .starts_with(b"bash")
+        });
+        if let Some(shell) = bash {
+            return shell.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the wrapper started no shell"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn sha256(s: &str) -> String {
     let mut c = Command::new("sha256sum")
         .stdin(Stdio::piped())
@@ -246,24 +272,7 @@ fn exit_status_and_signals() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let kids = String::from_utf8_lossy(
-        &Command::new("pgrep")
-            .args(["-P", &child.id().to_string()])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .to_string();
-    let group = kids
-        .lines()
-        .find(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .unwrap_or_default()
-                .starts_with(b"bash")
-        })
-        .expect("the command's shell")
-        .to_owned();
+    let group = shell_of(child.id());
     child.kill().unwrap();
     child.wait().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -302,29 +311,12 @@ fn the_value_is_not_in_the_wrappers_argv_or_environment() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(800));
     let pid = child.id();
+    let shell = shell_of(pid);
+    // The shell is up; give the probe a moment to run.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
-    // The shell's argv holds only references (the wrapper's other child is
-    // the orphan watcher).
-    let children = String::from_utf8_lossy(
-        &Command::new("pgrep")
-            .args(["-P", &pid.to_string()])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .to_string();
-    let shell = children
-        .lines()
-        .find(|p| {
-            std::fs::read(format!("/proc/{p}/cmdline"))
-                .unwrap_or_default()
-                .starts_with(b"bash")
-        })
-        .unwrap_or_default()
-        .to_owned();
     let shell_cmdline = std::fs::read(format!("/proc/{shell}/cmdline")).unwrap_or_default();
     child.wait().unwrap();
     for (what, bytes) in [
