@@ -114,9 +114,19 @@ pub fn find_leak(output: &[u8], value: &[u8]) -> Option<&'static str> {
         .filter(|b| !b" \t\r\n-_:.,;|".contains(b))
         .collect();
     views.push(("separators stripped", stripped.clone()));
-    views.push(("base64", decode_base64_runs(&stripped)));
-    views.push(("base64 runs", decode_base64_runs(output)));
-    views.push(("hex", decode_hex_runs(&stripped)));
+    // Each decoded run is its own view: joining them could spell a value
+    // that no single run holds.
+    views.extend(
+        decode_base64_runs(&stripped)
+            .into_iter()
+            .map(|r| ("base64", r)),
+    );
+    views.extend(
+        decode_base64_runs(output)
+            .into_iter()
+            .map(|r| ("base64 runs", r)),
+    );
+    views.extend(decode_hex_runs(&stripped).into_iter().map(|r| ("hex", r)));
     views.push(("percent", decode_escapes(output, b"%", 2)));
     views.push(("hex escape", decode_escapes(output, b"\\x", 2)));
     views.push(("json", decode_json_escapes(output)));
@@ -166,14 +176,15 @@ fn b64_value(c: u8) -> Option<u8> {
 }
 
 /// Every maximal run of base64 characters, decoded at each of the four
-/// character offsets, joined with a NUL between pieces.
-fn decode_base64_runs(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
+/// character offsets.
+fn decode_base64_runs(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::new();
     for run in text.split(|&c| b64_value(c).is_none()) {
         if run.len() < 8 {
             continue;
         }
         for offset in 0..4 {
+            let mut out = Vec::new();
             let mut acc = 0u32;
             let mut bits = 0;
             for &c in &run[offset.min(run.len())..] {
@@ -185,10 +196,10 @@ fn decode_base64_runs(text: &[u8]) -> Vec<u8> {
                     acc &= (1 << bits) - 1;
                 }
             }
-            out.push(0);
+            pieces.push(out);
         }
     }
-    out
+    pieces
 }
 
 fn hex_value(c: u8) -> Option<u8> {
@@ -196,17 +207,20 @@ fn hex_value(c: u8) -> Option<u8> {
 }
 
 /// Every run of hex digits, decoded at both nibble offsets.
-fn decode_hex_runs(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
+fn decode_hex_runs(text: &[u8]) -> Vec<Vec<u8>> {
+    let mut pieces = Vec::new();
     for run in text.split(|&c| hex_value(c).is_none()) {
         for offset in 0..2 {
-            for pair in run.get(offset..).unwrap_or_default().chunks_exact(2) {
-                out.push(hex_value(pair[0]).unwrap_or(0) << 4 | hex_value(pair[1]).unwrap_or(0));
-            }
-            out.push(0);
+            let out = run
+                .get(offset..)
+                .unwrap_or_default()
+                .chunks_exact(2)
+                .map(|pair| hex_value(pair[0]).unwrap_or(0) << 4 | hex_value(pair[1]).unwrap_or(0))
+                .collect();
+            pieces.push(out);
         }
     }
-    out
+    pieces
 }
 
 /// Replaces every `PREFIX` followed by `digits` hex digits with its byte.
