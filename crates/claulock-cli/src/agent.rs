@@ -177,7 +177,11 @@ pub(crate) fn request(home: &Home, req: Request) -> anyhow::Result<Response> {
         // An agent of another user drops the connection unanswered.
         bail!("the agent closed the connection without answering (is it another user's?)");
     }
-    serde_json::from_str(&reply).context("the agent's answer is not valid")
+    let parsed = serde_json::from_str(&reply).context("the agent's answer is not valid");
+    // A `resolve` answer holds values: wipe the raw text once parsed (the
+    // caller wipes the parsed copy with [`wipe`]).
+    zeroize::Zeroize::zeroize(&mut reply);
+    parsed
 }
 
 /// Sends a request and turns an error answer into an error.
