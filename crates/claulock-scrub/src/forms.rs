@@ -81,6 +81,10 @@ pub struct Forms {
     pub lines: bool,
     /// Windows of this many bytes of long, high-entropy values (`None`: off).
     pub fragments: Option<usize>,
+    /// Match across line breaks between code characters, so that an
+    /// encoding wrapped by `base64` (76 columns), PEM (64) or `fold` is
+    /// still caught. Costs a larger hold-back (3× the longest pattern).
+    pub line_breaks: bool,
 }
 
 impl Default for Forms {
@@ -96,6 +100,7 @@ impl Default for Forms {
             hex_escape: true,
             lines: true,
             fragments: None,
+            line_breaks: true,
         }
     }
 }

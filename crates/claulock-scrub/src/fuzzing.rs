@@ -32,6 +32,7 @@ pub fn scrub_structured(data: &[u8]) {
         percent: flags & 16 != 0,
         json: flags & 32 != 0,
         fragments: (flags & 64 != 0).then_some(8),
+        line_breaks: flags & 128 != 0 || flags & 1 == 0,
         ..Forms::default()
     };
     let splits: Vec<usize> = r.take(4).iter().map(|&b| usize::from(b)).collect();
@@ -85,12 +86,21 @@ pub fn check(s: &Scrubber, input: &[u8], splits: &[usize]) {
 /// The scrubber's behaviour, written the slow and obvious way.
 pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
     let inner = &s.inner;
+    // The same view the streams match on: removable line breaks taken out.
+    let mut breaks = Vec::new();
+    if inner.line_breaks {
+        crate::breaks::find(input, &mut breaks);
+    }
+    let mut view = crate::breaks::Compacted::default();
+    view.build(input, &breaks);
+    let text = &view.text;
     let mut hits: Vec<(usize, std::cmp::Reverse<usize>, usize)> = Vec::new();
     for (pi, p) in inner.patterns.iter().enumerate() {
-        if p.len() <= input.len() {
-            for start in 0..=input.len() - p.len() {
-                if &input[start..start + p.len()] == p.as_slice() {
-                    hits.push((start, std::cmp::Reverse(start + p.len()), pi));
+        if p.len() <= text.len() {
+            for start in 0..=text.len() - p.len() {
+                if &text[start..start + p.len()] == p.as_slice() {
+                    let (s0, e0) = view.span(start, start + p.len());
+                    hits.push((s0, std::cmp::Reverse(e0), pi));
                 }
             }
         }

@@ -22,13 +22,17 @@
 //! cases); JSON string escapes (`\"`, `\\`, `\/`, `\uXXXX`); `\xNN`
 //! escapes; each long line of a multi-line value (PEM keys); optionally any
 //! window of K bytes of a long, high-entropy value ([`Forms::fragments`]).
+//! Matches cross line breaks between code characters, so an encoding
+//! wrapped by `base64` (76 columns), PEM (64) or `fold` is caught too
+//! ([`Forms::line_breaks`]).
 //! Each form can be switched off ([`Forms`]).
 //!
 //! # Chunk safety without timers
 //!
 //! The output for any split of the input is byte-identical to the output of
 //! [`Scrubber::scrub`] on the whole: a stream holds back at most the longest
-//! pattern's length minus one byte, and never flushes on a timer. At the end
+//! pattern's length minus one byte (three times that when matches may cross
+//! line breaks, the default), and never flushes on a timer. At the end
 //! of a stream, a held-back prefix of a form (at least
 //! [`ScrubberBuilder::min_partial`] bytes) is redacted, not emitted.
 //! Overlapping and adjacent matches merge into one marker. Bytes that hold
@@ -84,6 +88,7 @@
 
 #![forbid(unsafe_code)]
 
+mod breaks;
 mod forms;
 #[cfg(feature = "io")]
 mod io;

@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) partial: Vec<Vec<(usize, usize)>>,
     pub(crate) patterns: Vec<Vec<u8>>,
     pub(crate) warnings: Vec<Warning>,
+    /// Whether streams match on the view without removable line breaks.
+    pub(crate) line_breaks: bool,
 }
 
 impl fmt::Debug for Scrubber {
@@ -247,6 +249,13 @@ impl ScrubberBuilder {
             }
             names.push(name.clone());
             for (form, p) in forms::patterns(value, &self.forms) {
+                // Streams match on a view without removable line breaks, so
+                // a pattern is searched as it appears there.
+                let p = if self.forms.line_breaks {
+                    crate::breaks::compact_pattern(&p)
+                } else {
+                    p
+                };
                 // Identical bytes are one pattern, named by its first form
                 // (the raw value before its encodings, earlier secrets first).
                 if p.len() >= self.min_secret_len.clamp(1, 8) && seen.insert(p.clone()) {
@@ -276,6 +285,7 @@ impl ScrubberBuilder {
                 partial,
                 patterns,
                 warnings,
+                line_breaks: self.forms.line_breaks,
             }),
         })
     }

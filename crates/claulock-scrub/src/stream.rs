@@ -31,6 +31,8 @@ pub struct Stream {
     stats: BTreeMap<(usize, Form), u64>,
     /// The secret a trailing partial match belongs to.
     partial_secret: usize,
+    breaks: Vec<(usize, usize)>,
+    view: crate::breaks::Compacted,
     finished: bool,
 }
 
@@ -64,6 +66,8 @@ impl Stream {
             hits: Vec::new(),
             stats: BTreeMap::new(),
             partial_secret: 0,
+            breaks: Vec::new(),
+            view: crate::breaks::Compacted::default(),
             finished: false,
         }
     }
@@ -79,7 +83,7 @@ impl Stream {
             self.open_end = None;
         }
         self.pending.extend_from_slice(chunk);
-        let held = self.scrubber.inner.matcher.max_len().saturating_sub(1);
+        let held = self.held_back();
         let safe = self.pending.len().saturating_sub(held);
         if safe > 0 {
             self.process(safe, None, out);
@@ -116,13 +120,37 @@ impl Stream {
             .collect()
     }
 
+    /// How many undecided bytes a stream keeps: a match is at most the
+    /// longest pattern, and across line breaks (at most one, of up to two
+    /// bytes, between any two of its characters) at most three times that.
+    fn held_back(&self) -> usize {
+        let longest = self.scrubber.inner.matcher.max_len();
+        if self.scrubber.inner.line_breaks {
+            (3 * longest).saturating_sub(1)
+        } else {
+            longest.saturating_sub(1)
+        }
+    }
+
     /// Decides `pending[..safe]` and drops it.
     fn process(&mut self, safe: usize, extra: Option<Hit>, out: &mut Vec<u8>) {
         let mut hits = std::mem::take(&mut self.hits);
-        self.scrubber
-            .inner
-            .matcher
-            .find_all(&self.pending, &mut hits);
+        let matcher = &self.scrubber.inner.matcher;
+        if self.scrubber.inner.line_breaks {
+            crate::breaks::find(&self.pending, &mut self.breaks);
+        }
+        if self.breaks.is_empty() || !self.scrubber.inner.line_breaks {
+            matcher.find_all(&self.pending, &mut hits);
+        } else {
+            // Match on the view without removable breaks, then map back: a
+            // hit that spans a break redacts the break too.
+            self.view.build(&self.pending, &self.breaks);
+            matcher.find_all(&self.view.text, &mut hits);
+            for h in &mut hits {
+                let (start, end) = self.view.span(h.start, h.end());
+                *h = Hit::new(start, end, h.pattern);
+            }
+        }
         if let Some(h) = extra {
             hits.push(h);
             hits.sort_unstable();

@@ -51,6 +51,15 @@ fn encodings(v: &[u8]) -> Vec<Vec<u8>> {
         v.iter()
             .flat_map(|b| format!("\\x{b:02x}").into_bytes())
             .collect(),
+        // `base64` wraps at 76 columns, PEM at 64 with CRLF.
+        b64(&blob)
+            .chunks(76)
+            .flat_map(|l| [l, b"\n"].concat())
+            .collect(),
+        b64(&blob[2..])
+            .chunks(64)
+            .flat_map(|l| [l, b"\r\n"].concat())
+            .collect(),
     ]
 }
 
@@ -70,7 +79,7 @@ proptest! {
     #[test]
     fn no_form_survives_any_chunking(
         secrets in prop::collection::vec(secret(), 1..4),
-        picks in prop::collection::vec((0usize..10, 0usize..4, 0usize..2000), 1..6),
+        picks in prop::collection::vec((0usize..12, 0usize..4, 0usize..2000), 1..6),
         seed in any::<u64>(),
         splits in prop::collection::vec(1usize..300, 1..8),
     ) {

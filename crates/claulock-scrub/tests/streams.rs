@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use claulock_scrub::testdata::find_leak;
 use claulock_scrub::{Form, Forms, ScrubWriter, Scrubber, Warning};
 
 const TOKEN: &[u8] = b"ghp_16C7e42F292c6912E7710c838347Ae178B4a";
@@ -60,18 +61,80 @@ fn hex(v: &[u8]) -> Vec<u8> {
 }
 
 #[test]
-fn holds_back_less_than_the_longest_pattern() {
-    let s = scrubber();
-    let mut st = s.stream();
+fn holds_back_a_bounded_tail() {
+    // Matches may cross line breaks (the default): at most three times the
+    // longest pattern; without that, less than the longest pattern.
+    for (line_breaks, bound) in [(true, 3), (false, 1)] {
+        let s = Scrubber::builder()
+            .secret("GITHUB_TOKEN", TOKEN)
+            .forms(Forms {
+                line_breaks,
+                ..Forms::default()
+            })
+            .build()
+            .unwrap();
+        let mut st = s.stream();
+        let mut out = Vec::new();
+        let input = vec![b'.'; 10_000];
+        st.feed(&input, &mut out);
+        let held = input.len() - out.len();
+        assert!(held < bound * s.max_pattern_len(), "held back {held}");
+        assert!(
+            held + 1 >= bound * s.max_pattern_len() - 1,
+            "held back only {held}"
+        );
+    }
+}
+
+fn b64(data: &[u8]) -> Vec<u8> {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::new();
-    let input = vec![b'.'; 10_000];
-    st.feed(&input, &mut out);
-    assert!(
-        input.len() - out.len() < s.max_pattern_len(),
-        "held back {}",
-        input.len() - out.len()
-    );
-    assert!(out.len() + s.max_pattern_len() > input.len());
+    for c in data.chunks(3) {
+        let n = c
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &b)| a | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                A[(n >> (18 - 6 * i) & 63) as usize]
+            } else {
+                b'='
+            });
+        }
+    }
+    out
+}
+
+fn wrap(text: &[u8], width: usize, eol: &[u8]) -> Vec<u8> {
+    text.chunks(width).flat_map(|l| [l, eol].concat()).collect()
+}
+
+#[test]
+fn wrapped_encodings_are_caught_at_every_offset() {
+    let s = scrubber();
+    for offset in 0..100 {
+        // `base64 .env`: the token at any offset of a file, wrapped at 76.
+        let env = [
+            b"X".repeat(offset).as_slice(),
+            b"\nGITHUB_TOKEN=",
+            TOKEN,
+            b"\nOTHER=1\n",
+        ]
+        .concat();
+        for (width, eol) in [(76, b"\n".as_slice()), (64, b"\r\n".as_slice())] {
+            let wrapped = wrap(&b64(&env), width, eol);
+            let out = s.scrub(&wrapped);
+            assert!(
+                find_leak(&out, TOKEN).is_none(),
+                "offset {offset}, width {width}: {:?}",
+                find_leak(&out, TOKEN)
+            );
+        }
+    }
+    // `fold -w 10` of the value itself.
+    let folded = wrap(TOKEN, 10, b"\n");
+    let out = s.scrub(&folded);
+    assert_eq!(out, b"[REDACTED:GITHUB_TOKEN]\n");
 }
 
 #[test]
