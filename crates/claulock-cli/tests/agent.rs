@@ -49,13 +49,7 @@ impl Home {
     }
 
     fn ok(&self, args: &[&str], input: &str) -> String {
-        let out = self.run(args, input);
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        common::expect_success(args, &self.run(args, input))
     }
 
     fn unlocked(name: &str) -> Home {

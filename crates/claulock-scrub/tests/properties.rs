@@ -3,28 +3,12 @@
 
 use claulock_scrub::testdata::{find_leak, log_text};
 use claulock_scrub::{Forms, Scrubber, fuzzing};
+
+use crate::streams::b64;
 use proptest::prelude::*;
 
 /// Independent encoders (not the crate's), to embed a value.
 fn encodings(v: &[u8]) -> Vec<Vec<u8>> {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let b64 = |data: &[u8]| -> Vec<u8> {
-        let mut out = Vec::new();
-        for c in data.chunks(3) {
-            let n = c
-                .iter()
-                .enumerate()
-                .fold(0u32, |a, (i, &b)| a | u32::from(b) << (16 - 8 * i));
-            for i in 0..4 {
-                out.push(if i <= c.len() {
-                    B64[(n >> (18 - 6 * i) & 63) as usize]
-                } else {
-                    b'='
-                });
-            }
-        }
-        out
-    };
     let mut blob = b"user:".to_vec();
     blob.extend_from_slice(v);
     vec![

@@ -86,7 +86,8 @@ fn holds_back_a_bounded_tail() {
     }
 }
 
-fn b64(data: &[u8]) -> Vec<u8> {
+/// Standard padded base64, written independently of the crate's encoders.
+pub(crate) fn b64(data: &[u8]) -> Vec<u8> {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = Vec::new();
     for c in data.chunks(3) {
