@@ -22,6 +22,16 @@
 //! | `lock` | | |
 //! | `resolve` | `command` | `plan`, `bindings`, `dictionary` (exec wrapper only) |
 //! | `report` | `secrets`, `exit`, `caught` | |
+//! | `decide` | `command`, `cwd` | `allowed`, `refusals` (the policy alone) |
+//! | `scrub` | `text`, `caller` | `text` (null when nothing was caught), `caught` |
+//! | `scrub_json` | `value`, `caller` | `value` (null when nothing was caught), `caught` |
+//! | `scan` | `paths` | `findings`: files that hold a value, and whose |
+//! | `sweep` | `paths`, `extra` | `changed`: per file, secret and form, a count |
+//!
+//! The last four serve the Claude Code hooks: the agent scrubs, scans and
+//! sweeps with the values it holds, and answers with redacted text and
+//! names, so the values never leave it. (That a full value comes back
+//! redacted is no more than `claulock exec -c 'echo GUESS'` tells.)
 //!
 //! **No request returns a value to an arbitrary client.** The one op that
 //! returns values, `resolve`, answers only the exec wrapper: the agent
@@ -108,6 +118,27 @@ pub(crate) enum Request {
     Lock {
         #[serde(default)]
         reason: Option<String>,
+    },
+    Decide {
+        command: String,
+        cwd: String,
+    },
+    Scrub {
+        text: String,
+        caller: String,
+    },
+    #[serde(rename = "scrub_json")]
+    ScrubJson {
+        value: serde_json::Value,
+        caller: String,
+    },
+    Scan {
+        paths: Vec<String>,
+    },
+    Sweep {
+        paths: Vec<String>,
+        #[serde(default)]
+        extra: Vec<String>,
     },
 }
 

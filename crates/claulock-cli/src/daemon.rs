@@ -79,6 +79,7 @@ pub(crate) fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
         idle,
         last,
         memory_locked: memory_lock.is_some(),
+        scrubber: None,
     };
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -148,6 +149,9 @@ struct Agent<'a> {
     idle: Option<Duration>,
     /// When the vault was last used (a status check is not a use).
     last: Arc<AtomicU64>,
+    /// The whole vault as a scrubber for the hooks' requests: built on
+    /// first use, dropped on every change (`None` until then).
+    scrubber: Option<Option<claulock_scrub::Scrubber>>,
 }
 
 impl Agent<'_> {
@@ -250,6 +254,41 @@ impl Agent<'_> {
             }
             Request::Passwd { old, new } => self.passwd(&old, &new),
             Request::Resolve { command } => self.resolve(&command, peer_pid),
+            Request::Decide { command, cwd } => self.decide_for_hook(&command, &cwd),
+            Request::Scrub { text, caller } => self.with_scrubber(
+                |s| {
+                    let (out, caught) = crate::guard::scrub(s, text.as_bytes());
+                    let text =
+                        (!caught.is_empty()).then(|| String::from_utf8_lossy(&out).into_owned());
+                    (json!({ "text": text }), caught)
+                },
+                &caller,
+            ),
+            Request::ScrubJson { value, caller } => self.with_scrubber(
+                |s| {
+                    let mut caught = Vec::new();
+                    let value =
+                        claulock_hooks::response::scrub_strings(&value, &mut |text: &str| {
+                            let (out, c) = crate::guard::scrub(s, text.as_bytes());
+                            let hit = !c.is_empty();
+                            crate::guard::merge(&mut caught, c);
+                            hit.then(|| String::from_utf8_lossy(&out).into_owned())
+                        });
+                    (json!({ "value": value }), caught)
+                },
+                &caller,
+            ),
+            Request::Scan { paths } => self.with_scrubber(
+                |s| {
+                    let findings: Vec<_> = crate::guard::scan(s, &paths)
+                        .into_iter()
+                        .map(|(path, secrets)| json!({"path": path, "secrets": secrets}))
+                        .collect();
+                    (json!({ "findings": findings }), Vec::new())
+                },
+                "scan",
+            ),
+            Request::Sweep { paths, extra } => self.sweep(&paths, &extra),
             Request::Report {
                 secrets,
                 exit,
@@ -357,6 +396,86 @@ impl Agent<'_> {
         Ok(Some(
             json!({"plan": plan, "bindings": bindings, "dictionary": dictionary}),
         ))
+    }
+
+    /// The policy's decision alone, for the PreToolUse hook (which then
+    /// routes the command through `claulock exec`, where the agent decides
+    /// again). No value in the answer.
+    fn decide_for_hook(
+        &self,
+        command: &str,
+        cwd: &str,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let decision = self.decide(command, std::path::Path::new(cwd))?;
+        let refusals: Vec<String> = decision.refusals.iter().map(ToString::to_string).collect();
+        for r in &decision.refusals {
+            let secret = r.secret.clone().unwrap_or_default();
+            let f = [("caller", "hook".to_string()), ("rule", r.rule.to_string())];
+            let _ = audit::append(self.home, "denied", &secret, &f);
+        }
+        Ok(Some(
+            json!({"allowed": decision.allowed, "refusals": refusals}),
+        ))
+    }
+
+    /// Runs `work` with the whole-vault scrubber and audits what it caught
+    /// as `scrubbed` by `caller`. An empty vault catches nothing.
+    fn with_scrubber(
+        &mut self,
+        work: impl FnOnce(&claulock_scrub::Scrubber) -> (serde_json::Value, Vec<claulock_scrub::Catch>),
+        caller: &str,
+    ) -> Result<Option<serde_json::Value>, String> {
+        if self.scrubber.is_none() {
+            self.scrubber = Some(crate::guard::scrubber(&self.vault, &[])?);
+        }
+        let Some(Some(s)) = &self.scrubber else {
+            return Ok(Some(
+                json!({"caught": [], "findings": [], "text": null, "value": null}),
+            ));
+        };
+        let (mut data, caught) = work(s);
+        self.audit_caught(&caught, caller);
+        data["caught"] = caught_json(&caught);
+        Ok(Some(data))
+    }
+
+    fn audit_caught(&self, caught: &[claulock_scrub::Catch], caller: &str) {
+        for c in caught {
+            let f = [
+                ("caller", caller.to_string()),
+                ("form", c.form.to_string()),
+                ("count", c.count.to_string()),
+            ];
+            let _ = audit::append(self.home, "scrubbed", &c.secret, &f);
+        }
+    }
+
+    /// Sweeps files; `extra` strings (credential-shaped text from a
+    /// blocked prompt) are redacted too, as `UNSTORED_CREDENTIAL`.
+    fn sweep(
+        &mut self,
+        paths: &[String],
+        extra: &[String],
+    ) -> Result<Option<serde_json::Value>, String> {
+        let Some(s) = crate::guard::scrubber(&self.vault, extra)? else {
+            return Ok(Some(json!({"changed": [], "files": 0, "errors": []})));
+        };
+        let report = crate::sweep::sweep(&s, paths);
+        for c in report["changed"].as_array().into_iter().flatten() {
+            let f = [
+                ("caller", "sweep".to_string()),
+                ("file", c["file"].as_str().unwrap_or_default().to_string()),
+                ("form", c["form"].as_str().unwrap_or_default().to_string()),
+                ("count", c["count"].to_string()),
+            ];
+            let _ = audit::append(
+                self.home,
+                "swept",
+                c["secret"].as_str().unwrap_or_default(),
+                &f,
+            );
+        }
+        Ok(Some(report))
     }
 
     /// The core's decision, against the vault's rules narrowed by the
@@ -473,6 +592,7 @@ impl Agent<'_> {
         name: &str,
         fields: &[(&str, String)],
     ) -> Result<Option<serde_json::Value>, String> {
+        self.scrubber = None;
         let lock = store::lock(self.home).map_err(|e| format!("{e:#}"))?;
         let bytes = self.vault.to_bytes(&mut OsRandom);
         if let Err(e) = store::write(self.home, &bytes, &lock) {
@@ -507,6 +627,13 @@ pub(crate) fn describe(s: &Secret) -> serde_json::Value {
         "project": s.meta.project,
         "superseded_values": s.superseded.len(),
     })
+}
+
+fn caught_json(caught: &[claulock_scrub::Catch]) -> serde_json::Value {
+    caught
+        .iter()
+        .map(|c| json!([c.secret, c.form.to_string(), c.count]))
+        .collect()
 }
 
 fn ok(data: Option<serde_json::Value>) -> Response {

@@ -42,7 +42,15 @@ pub(crate) struct Args {
     /// Or a program and its arguments, after `--`.
     #[arg(last = true, value_name = "PROGRAM ARGS")]
     argv: Vec<String>,
+    /// Write the command's final working directory to this file when it
+    /// exits (the Claude Code hook carries a `cd` back to its shell so).
+    #[arg(long, value_name = "FILE")]
+    cwd_out: Option<std::path::PathBuf>,
 }
+
+/// After the command exits, how long its output may still take to drain:
+/// a background process it started can hold the pipes open for good.
+const DRAIN_AFTER_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Quotes argv words for bash; placeholders inside stay substitutable.
 fn shell_join(argv: &[String]) -> String {
@@ -98,9 +106,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
         .context("cannot make the wrapper non-dumpable")?;
     let mut data = data.unwrap_or_default();
-    let plan = data["plan"]
+    let mut plan = data["plan"]
         .as_str()
         .map_or_else(|| command.clone(), str::to_owned);
+    if let Some(file) = &args.cwd_out {
+        // An EXIT trap runs however the command ends (`exit N` included);
+        // the path is quoted into a variable so the trap text stays fixed.
+        let quoted = format!("'{}'", file.display().to_string().replace('\'', r"'\''"));
+        plan = format!(
+            "__claulock_cwd_out={quoted}; trap 'builtin pwd -P > \"$__claulock_cwd_out\" 2>/dev/null' EXIT\n{plan}"
+        );
+    }
     let mut bindings: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
     for b in data["bindings"].as_array().into_iter().flatten() {
         let env = b["env"]
@@ -164,23 +180,45 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             return Err(e);
         }
     };
-    let mut caught: Vec<Catch> = Vec::new();
+    // The pumps report on a channel, so that a background process holding
+    // the pipes open cannot keep this wrapper (and the tool call) waiting.
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Catch>>();
+    let mut pumps = 0;
     if let (Some(s), Some((master, slave))) = (&scrubber, pty) {
         // Only the child may hold the slave open: its exit then ends the
         // master's reads (EIO).
         drop(slave);
-        caught = pump(master, std::io::stdout(), s);
+        let (s, tx) = (s.clone(), done_tx.clone());
+        std::thread::spawn(move || tx.send(pump(master, std::io::stdout(), &s)));
+        pumps = 1;
     } else if let Some(s) = &scrubber {
         let out = child.stdout.take().context("no stdout pipe")?;
         let err = child.stderr.take().context("no stderr pipe")?;
-        let (s1, s2) = (s.clone(), s.clone());
-        let t1 = std::thread::spawn(move || pump(out, std::io::stdout(), &s1));
-        let t2 = std::thread::spawn(move || pump(err, std::io::stderr(), &s2));
-        for t in [t1, t2] {
-            caught.extend(t.join().unwrap_or_default());
+        let (s1, s2, tx1, tx2) = (s.clone(), s.clone(), done_tx.clone(), done_tx.clone());
+        std::thread::spawn(move || tx1.send(pump(out, std::io::stdout(), &s1)));
+        std::thread::spawn(move || tx2.send(pump(err, std::io::stderr(), &s2)));
+        pumps = 2;
+    }
+    drop(done_tx);
+    let status = child.wait().context("cannot wait for the command")?;
+    let drain_until = std::time::Instant::now() + DRAIN_AFTER_EXIT;
+    let mut caught: Vec<Catch> = Vec::new();
+    for _ in 0..pumps {
+        let left = drain_until.saturating_duration_since(std::time::Instant::now());
+        match done_rx.recv_timeout(left) {
+            Ok(c) => caught.extend(c),
+            Err(_) => {
+                // What a background process prints from now on is not shown
+                // (and the unfinished tail, which may hold part of a value,
+                // is dropped rather than passed unscrubbed).
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "claulock: a background process still holds the output; what it prints next is not shown"
+                );
+                break;
+            }
         }
     }
-    let status = child.wait().context("cannot wait for the command")?;
     drop(forward);
     if let Some(Some(mut w)) = watcher {
         let _ = w.kill();

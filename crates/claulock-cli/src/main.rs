@@ -16,13 +16,17 @@ mod daemon;
 mod demo;
 mod dotenv;
 mod exec;
+mod guard;
 mod home;
+mod hook;
 mod input;
+mod install;
 mod osrand;
 mod peer;
 mod rules;
 mod scrub;
 mod store;
+mod sweep;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -149,6 +153,29 @@ enum Command {
     /// Copy stdin to stdout with every secret (and its encodings) replaced
     /// by a redaction marker.
     Scrub(scrub::Args),
+    /// Redact every vault value from Claude Code's files (transcripts,
+    /// history, debug logs), in place.
+    Sweep(sweep::Args),
+    /// Answer a Claude Code hook (JSON on stdin, JSON on stdout).
+    Hook {
+        /// The hook event.
+        #[arg(value_enum)]
+        event: hook::Event,
+    },
+    /// Add ClauLock's hooks to Claude Code's settings.
+    Install {
+        /// Where: every project of this user, or this directory's project.
+        #[arg(long, value_enum, default_value = "user")]
+        scope: install::Scope,
+    },
+    /// Remove ClauLock's hooks from Claude Code's settings (and nothing else).
+    Uninstall {
+        /// Where: as for install.
+        #[arg(long, value_enum, default_value = "user")]
+        scope: install::Scope,
+    },
+    /// Check the vault, the agent and the Claude Code installation.
+    Doctor,
     /// The agent process itself (started by `unlock`).
     #[command(hide = true)]
     Agent {
@@ -197,6 +224,11 @@ fn main() -> ExitCode {
         Command::Exec(args) => exec::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
+        Command::Hook { event } => hook::run(event),
+        Command::Install { scope } => install::install(scope),
+        Command::Uninstall { scope } => install::uninstall(scope),
+        Command::Doctor => install::doctor(),
         Command::Agent { idle_timeout } => home::Home::from_env()
             .and_then(|h| daemon::run(&h, idle_timeout).map(|()| ExitCode::SUCCESS)),
     };

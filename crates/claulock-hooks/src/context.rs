@@ -1,0 +1,44 @@
+//! What the model is told when a session starts.
+
+/// The SessionStart context: the placeholder syntax, the names available
+/// (names only, never anything derived from a value) and what redaction
+/// markers mean. `locked` says the vault is not unlocked.
+pub fn session_context(names: &[String], locked: bool) -> String {
+    let mut text = String::from(
+        "ClauLock protects secrets in this session. You can use a secret without seeing it: \
+         write its placeholder `{{NAME}}` in a Bash command, e.g. \
+         `curl -H \"Authorization: Bearer {{GITHUB_TOKEN}}\" https://api.github.com/user`. \
+         ClauLock substitutes the value into that command's environment only, checks that the \
+         command sends it where the secret is allowed to go, and scrubs the output. \
+         Markers such as `[REDACTED:NAME]` or `[REDACTED:NAME:base64]` in output are intentional: \
+         a secret's value (or an encoding of it) was removed. Do not try to recover it; do not \
+         print, encode or write a value to a file. Write `{{!NAME}}` for a literal `{{NAME}}`. \
+         Files that hold a secret's value cannot be read; use the placeholder instead. \
+         A `cd` inside a command with placeholders carries over to the next command as usual.",
+    );
+    if locked {
+        text.push_str(
+            " The vault is locked right now: commands with placeholders will be refused until \
+             the user runs `claulock unlock` in a terminal.",
+        );
+    } else if names.is_empty() {
+        text.push_str(" The vault holds no secrets yet; the user adds them with `claulock add NAME` in a terminal.");
+    } else {
+        text.push_str(" Available secrets: ");
+        text.push_str(&names.join(", "));
+        text.push('.');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_names_and_says_when_locked() {
+        let t = session_context(&["A".into(), "B_C".into()], false);
+        assert!(t.contains("Available secrets: A, B_C."));
+        assert!(session_context(&[], true).contains("locked"));
+    }
+}
