@@ -62,6 +62,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # keep stderr quiet
         pass
 
+    def send_body(self, content_type, payload):
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def do_HEAD(self):
         self.send_response(200)
         self.send_header("Content-Length", "0")
@@ -73,12 +80,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         with LOG_LOCK, open(LOG_PATH + ".dest", "ab") as log:
             log.write(json.dumps({"path": self.path, "headers": dict(self.headers.items())}).encode() + b"\n")
-        payload = ("authorization received: " + self.headers.get("Authorization", "") + "\n").encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.send_body("text/plain", ("authorization received: " + self.headers.get("Authorization", "") + "\n").encode())
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -90,24 +92,15 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = {}
         if not self.path.startswith("/v1/messages") or self.path.startswith("/v1/messages/count_tokens"):
-            payload = json.dumps({"input_tokens": 1}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_body("application/json", json.dumps({"input_tokens": 1}).encode())
             return
         blocks, stop = reply_blocks(body)
         model = body.get("model", "claude-standin")
         usage = {"input_tokens": 1, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
         if not body.get("stream"):
-            payload = json.dumps({"id": "msg_standin", "type": "message", "role": "assistant", "model": model,
-                                  "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.send_body("application/json", json.dumps({
+                "id": "msg_standin", "type": "message", "role": "assistant", "model": model,
+                "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage}).encode())
             return
         out = [sse("message_start", {"type": "message_start", "message": {
             "id": "msg_standin", "type": "message", "role": "assistant", "model": model, "content": [],
@@ -125,13 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         out.append(sse("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                          "usage": {"output_tokens": 1}}))
         out.append(sse("message_stop", {"type": "message_stop"}))
-        payload = b"".join(out)
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.send_body("text/event-stream", b"".join(out))
 
 
 def main():
