@@ -70,12 +70,32 @@ impl Compacted {
 
 /// `pattern` with its own removable breaks taken out, as it appears in a
 /// compacted view.
+///
+/// Line-break bytes at either end are dropped too. Whether a break at a
+/// pattern's edge is removable depends on the byte *outside* the pattern
+/// (a value `\n+…` after a `w` in the text loses its `\n` in the view, and
+/// keeps it after a space), so the edges cannot be matched reliably; the
+/// rest of the pattern always can. A redaction then leaves a bare line
+/// break of the value in place, which tells nothing. This also makes a
+/// stream decide like a one-shot scrub where a break's outer neighbour was
+/// already emitted: no pattern starts or ends on one.
 pub(crate) fn compact_pattern(pattern: &[u8]) -> Vec<u8> {
     let mut b = Vec::new();
     find(pattern, &mut b);
     let mut c = Compacted::default();
     c.build(pattern, &b);
-    c.text
+    let is_break = |b: &u8| matches!(b, b'\n' | b'\r');
+    let start = c
+        .text
+        .iter()
+        .position(|b| !is_break(b))
+        .unwrap_or(c.text.len());
+    let end = c
+        .text
+        .iter()
+        .rposition(|b| !is_break(b))
+        .map_or(start, |e| e + 1);
+    c.text[start..end].to_vec()
 }
 
 #[cfg(test)]
@@ -95,5 +115,12 @@ mod tests {
         assert_eq!(c.span(2, 6), (3, 9));
         assert_eq!(&hay[3..9], b"cd\r\nef");
         assert_eq!(c.span(0, 1), (0, 1));
+    }
+
+    #[test]
+    fn patterns_lose_their_edge_breaks() {
+        assert_eq!(compact_pattern(b"\n+abc\ndef\r"), b"+abcdef");
+        assert_eq!(compact_pattern(b"\r\n\r\n"), b"");
+        assert_eq!(compact_pattern(b"a \nb"), b"a \nb");
     }
 }
