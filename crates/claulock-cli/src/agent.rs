@@ -27,6 +27,8 @@
 //! | `scrub_json` | `value`, `caller` | `value` (null when nothing was caught), `caught` |
 //! | `scan` | `paths` | `findings`: files that hold a value, and whose |
 //! | `sweep` | `paths`, `extra` | `changed`: per file, secret and form, a count |
+//! | `entry_open` | `name`, `rotate`, `meta`, `ttl_secs?` | `id`, `url`, `expires_in_secs`: a one-time page where the human enters the value ([`crate::entry`]) |
+//! | `entry_state` | `id` | `state`: `pending`, `stored` or `expired` |
 //!
 //! The last four serve the Claude Code hooks: the agent scrubs, scans and
 //! sweeps with the values it holds, and answers with redacted text and
@@ -140,6 +142,20 @@ pub(crate) enum Request {
         #[serde(default)]
         extra: Vec<String>,
     },
+    #[serde(rename = "entry_open")]
+    EntryOpen {
+        name: String,
+        rotate: bool,
+        #[serde(default)]
+        meta: Meta,
+        /// How long the page lives (at most [`crate::entry::TTL`]).
+        #[serde(default)]
+        ttl_secs: Option<u64>,
+    },
+    #[serde(rename = "entry_state")]
+    EntryState {
+        id: String,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -164,7 +180,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
@@ -191,7 +207,12 @@ pub(crate) fn is_running(home: &Home) -> bool {
 
 /// Sends one request; `Err` when no agent answers.
 pub(crate) fn request(home: &Home, req: Request) -> anyhow::Result<Response> {
-    let mut stream = UnixStream::connect(&home.socket)
+    request_at(&home.socket, req)
+}
+
+/// [`request`] to the agent on `socket`.
+pub(crate) fn request_at(socket: &std::path::Path, req: Request) -> anyhow::Result<Response> {
+    let mut stream = UnixStream::connect(socket)
         .with_context(|| "the vault is locked: run `claulock unlock` in a terminal".to_string())?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut line = serde_json::to_vec(&Envelope {
@@ -217,7 +238,15 @@ pub(crate) fn request(home: &Home, req: Request) -> anyhow::Result<Response> {
 
 /// Sends a request and turns an error answer into an error.
 pub(crate) fn call(home: &Home, req: Request) -> anyhow::Result<Option<serde_json::Value>> {
-    let r = request(home, req)?;
+    call_at(&home.socket, req)
+}
+
+/// [`call`] to the agent on `socket`.
+pub(crate) fn call_at(
+    socket: &std::path::Path,
+    req: Request,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let r = request_at(socket, req)?;
     if r.ok {
         Ok(r.data)
     } else {

@@ -80,6 +80,7 @@ pub(crate) fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
         last,
         memory_locked: memory_lock.is_some(),
         scrubber: None,
+        entries: crate::entry::Shared::default(),
     };
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -152,6 +153,8 @@ struct Agent<'a> {
     /// The whole vault as a scrubber for the hooks' requests: built on
     /// first use, dropped on every change (`None` until then).
     scrubber: Option<Option<claulock_scrub::Scrubber>>,
+    /// Open value entries and their loopback page ([`crate::entry`]).
+    entries: crate::entry::Shared,
 }
 
 impl Agent<'_> {
@@ -289,6 +292,13 @@ impl Agent<'_> {
                 "scan",
             ),
             Request::Sweep { paths, extra } => self.sweep(&paths, &extra),
+            Request::EntryOpen {
+                name,
+                rotate,
+                meta,
+                ttl_secs,
+            } => self.entry_open(&name, rotate, meta, ttl_secs),
+            Request::EntryState { id } => self.entry_state(&id),
             Request::Report {
                 secrets,
                 exit,
@@ -478,6 +488,94 @@ impl Agent<'_> {
         Ok(Some(report))
     }
 
+    /// Opens a one-time page for the human to enter `name`'s value.
+    fn entry_open(
+        &mut self,
+        name: &str,
+        rotate: bool,
+        meta: Meta,
+        ttl_secs: Option<u64>,
+    ) -> Result<Option<serde_json::Value>, String> {
+        let ttl = ttl_secs.map_or(crate::entry::TTL, |s| {
+            std::time::Duration::from_secs(s.max(1)).min(crate::entry::TTL)
+        });
+        if claulock_core::grammar::placeholders(&format!("{{{{{name}}}}}"))
+            .map_or(true, |p| p.len() != 1)
+        {
+            return Err(format!(
+                "{name:?} is not a valid secret name: a letter or `_`, then letters, digits and `_`"
+            ));
+        }
+        match (rotate, self.vault.get(name).is_some()) {
+            (false, true) => {
+                return Err(format!(
+                    "{name} already exists: rotate it to give it a new value"
+                ));
+            }
+            (true, false) => {
+                return Err(claulock_vault::VaultError::NotFound(name.to_owned()).to_string());
+            }
+            _ => {}
+        }
+        let mut command = format!("claulock {} {name}", if rotate { "rotate" } else { "add" });
+        for (flag, values) in [
+            ("--allow-host", &meta.allow_hosts),
+            ("--allow-program", &meta.allow_programs),
+            ("--tag", &meta.tags),
+        ] {
+            for v in values {
+                command.push_str(&format!(" {flag} {}", claulock_hooks::bash::quote(v)));
+            }
+        }
+        let (id, url) = crate::entry::open(
+            &self.entries,
+            self.home,
+            name,
+            rotate,
+            meta,
+            now_secs(),
+            ttl,
+        )?;
+        let _ = audit::append(
+            self.home,
+            "entry-open",
+            name,
+            &[
+                ("caller", "mcp".into()),
+                ("kind", if rotate { "rotate" } else { "add" }.into()),
+            ],
+        );
+        Ok(Some(json!({
+            "id": id, "url": url, "terminal_command": command,
+            "expires_in_secs": ttl.as_secs(),
+        })))
+    }
+
+    /// Whether an entry is done, read from the vault (so `claulock add` in
+    /// a terminal finishes it as well as the page).
+    fn entry_state(&mut self, id: &str) -> Result<Option<serde_json::Value>, String> {
+        let Some((name, rotate, opened, expired)) = crate::entry::find(&self.entries, id) else {
+            return Err(
+                "no such entry (it was finished or expired): check the secret with secret_describe"
+                    .into(),
+            );
+        };
+        let stored = self
+            .vault
+            .get(&name)
+            .is_some_and(|s| !rotate || s.meta.rotated.is_some_and(|r| r >= opened));
+        let state = if stored {
+            crate::entry::close(&self.entries, id);
+            "stored"
+        } else if expired {
+            crate::entry::close(&self.entries, id);
+            "expired"
+        } else {
+            "pending"
+        };
+        Ok(Some(json!({ "state": state })))
+    }
+
     /// The core's decision, against the vault's rules narrowed by the
     /// project's `.claulock.toml`.
     fn decide(
@@ -501,12 +599,12 @@ impl Agent<'_> {
             policy.insert(s.name.clone(), rules);
         }
         let root = crate::check::project_root(cwd);
-        if let Some(file) = root.as_ref().map(|r| r.join(".claulock.toml")) {
-            if let Ok(text) = std::fs::read_to_string(&file) {
-                let project = claulock_core::policy_file::parse(&text)
-                    .map_err(|e| format!("in {}: {e}", file.display()))?;
-                policy.narrow(&project);
-            }
+        if let Some(file) = root.as_ref().map(|r| r.join(".claulock.toml"))
+            && let Ok(text) = std::fs::read_to_string(&file)
+        {
+            let project = claulock_core::policy_file::parse(&text)
+                .map_err(|e| format!("in {}: {e}", file.display()))?;
+            policy.narrow(&project);
         }
         let ctx = claulock_core::policy::CheckContext {
             now: claulock_core::time::Timestamp::from_unix(now_secs()),

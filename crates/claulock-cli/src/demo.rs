@@ -80,10 +80,10 @@ fn start_server() -> anyhow::Result<(String, Arc<Mutex<Vec<String>>>)> {
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
                 }
-                if let Some(v) = line.strip_prefix("Authorization: Bearer ") {
-                    if let Ok(mut l) = log.lock() {
-                        l.push(v.trim().to_owned());
-                    }
+                if let Some(v) = line.strip_prefix("Authorization: Bearer ")
+                    && let Ok(mut l) = log.lock()
+                {
+                    l.push(v.trim().to_owned());
                 }
                 request.push_str(&line);
             }

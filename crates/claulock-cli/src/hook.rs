@@ -238,10 +238,11 @@ fn pre_bash(home: &Home, input: &HookInput, command: &str) -> anyhow::Result<Ans
             &run_dir.display().to_string(),
         )))
     };
-    if names.is_empty() && bash::transforms(command) {
-        if let Some(refusal) = transformed_file(home, input, command) {
-            return Ok(refusal);
-        }
+    if names.is_empty()
+        && bash::transforms(command)
+        && let Some(refusal) = transformed_file(home, input, command)
+    {
+        return Ok(refusal);
     }
     if names.is_empty() {
         if !settings.wrap_plain_commands {

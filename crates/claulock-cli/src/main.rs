@@ -15,12 +15,14 @@ mod commands;
 mod daemon;
 mod demo;
 mod dotenv;
+mod entry;
 mod exec;
 mod guard;
 mod home;
 mod hook;
 mod input;
 mod install;
+mod mcp;
 mod osrand;
 mod peer;
 mod rules;
@@ -176,6 +178,9 @@ enum Command {
     },
     /// Check the vault, the agent and the Claude Code installation.
     Doctor,
+    /// The MCP server on stdio: list, describe, check, tag, request and
+    /// rotate secrets; no tool returns a value.
+    Mcp,
     /// The agent process itself (started by `unlock`).
     #[command(hide = true)]
     Agent {
@@ -229,6 +234,7 @@ fn main() -> ExitCode {
         Command::Install { scope } => install::install(scope),
         Command::Uninstall { scope } => install::uninstall(scope),
         Command::Doctor => install::doctor(),
+        Command::Mcp => mcp::run(),
         Command::Agent { idle_timeout } => home::Home::from_env()
             .and_then(|h| daemon::run(&h, idle_timeout).map(|()| ExitCode::SUCCESS)),
     };

@@ -1,0 +1,156 @@
+//! What the server asks of the vault: the `Backend` trait and the shapes
+//! of its answers. None of them has a field for a value, a value's length,
+//! a part of it or a hash of it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A secret's metadata.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SecretInfo {
+    /// The name, used as `{{NAME}}` in commands.
+    pub name: String,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Hosts the value may be sent to (exact, or `*.suffix`); empty: any.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Programs the value may be passed to; empty: any.
+    #[serde(default)]
+    pub allow_programs: Vec<String>,
+    /// Whether a command holding it may write its output to files.
+    #[serde(default)]
+    pub allow_output_files: bool,
+    /// When it was added (RFC 3339, UTC).
+    #[serde(default)]
+    pub created: Option<String>,
+    /// When its value last changed.
+    #[serde(default)]
+    pub rotated: Option<String>,
+    /// When it stops being usable.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// The project it is limited to, if any.
+    #[serde(default)]
+    pub project: Option<String>,
+}
+
+/// The vault and its agent.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Status {
+    /// Whether a vault file exists.
+    pub vault_exists: bool,
+    /// Whether the agent holds it unlocked.
+    pub unlocked: bool,
+    /// How many secrets (when unlocked).
+    pub secrets: Option<u64>,
+    /// The agent's process id (when unlocked).
+    pub agent_pid: Option<u64>,
+    /// Whether the agent keeps its key out of swap.
+    pub key_memory_locked: Option<bool>,
+    /// Seconds of idleness after which the agent locks itself.
+    pub idle_timeout_secs: Option<u64>,
+    /// What to do next, when something is missing.
+    pub hint: Option<String>,
+}
+
+/// A policy dry run.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CheckResult {
+    /// Whether the command would be allowed to receive its secrets.
+    pub allowed: bool,
+    /// Why not, one line per refusal, each naming the secret and the rule.
+    pub refusals: Vec<String>,
+}
+
+/// One audit log event.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEvent {
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// `resolve`, `denied`, `add`, `rotate`, `remove`, `scrubbed`, ...
+    pub action: String,
+    /// The secret, if the event concerns one.
+    pub secret: Option<String>,
+    /// The event's other fields, `key=value` as logged.
+    pub details: String,
+}
+
+/// Whether a value entry adds a new secret or rotates one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A new secret.
+    Add,
+    /// A new value for an existing secret.
+    Rotate,
+}
+
+/// A pending value entry: the human types the value on a loopback page,
+/// or in a terminal; it never passes through the MCP client.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Entry {
+    /// Identifies the entry (also the elicitation id).
+    pub id: String,
+    /// The one-time loopback page (127.0.0.1, random port, random token).
+    pub url: String,
+    /// The same in a terminal, e.g. `claulock add NAME --allow-host ...`.
+    pub terminal_command: String,
+    /// Seconds until the page expires.
+    pub expires_in_secs: u64,
+}
+
+/// Where a value entry stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryState {
+    /// Waiting for the human.
+    Pending,
+    /// The value is in the vault.
+    Stored,
+    /// The page expired unused.
+    Expired,
+}
+
+/// The metadata of a secret to be added.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct NewSecret {
+    /// Hosts the value may be sent to.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Programs the value may be passed to.
+    #[serde(default)]
+    pub allow_programs: Vec<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// What the server needs from the vault. Every error is a message for the
+/// model that says what to do next (for a locked vault: ask the user to
+/// run `claulock unlock` in a terminal). No method takes or returns a value.
+pub trait Backend: Send + Sync + 'static {
+    /// The vault's and the agent's state (never an error: a locked or
+    /// missing vault is a state).
+    fn status(&self) -> Status;
+    /// Every secret's metadata.
+    fn list(&self) -> Result<Vec<SecretInfo>, String>;
+    /// One secret's metadata.
+    fn describe(&self, name: &str) -> Result<SecretInfo, String>;
+    /// The policy's decision on a command, run from `cwd`.
+    fn check(&self, command: &str, cwd: &str) -> Result<CheckResult, String>;
+    /// Adds and removes tags; the secret's metadata after.
+    fn tag(&self, name: &str, add: &[String], remove: &[String]) -> Result<SecretInfo, String>;
+    /// Opens a value entry for `name`.
+    fn begin_entry(&self, name: &str, kind: EntryKind, meta: &NewSecret) -> Result<Entry, String>;
+    /// Where an entry stands.
+    fn entry_state(&self, id: &str) -> Result<EntryState, String>;
+    /// The most recent audit events, newest last, filtered.
+    fn audit(
+        &self,
+        secret: Option<&str>,
+        action: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, String>;
+}

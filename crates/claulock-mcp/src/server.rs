@@ -1,0 +1,438 @@
+//! The MCP tools, on rmcp.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::handler::server::common::schema_for_type;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    ElicitationAction, Implementation, JsonObject, ProtocolVersion, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::{ElicitationError, ElicitationMode, Peer, RoleServer};
+use rmcp::{Json, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::backend::{
+    AuditEvent, Backend, CheckResult, Entry, EntryKind, EntryState, NewSecret, SecretInfo, Status,
+};
+
+/// How long a `secret_request`/`secret_rotate` call waits for the value
+/// after the user agreed to enter it, before it returns "pending".
+const ENTRY_WAIT: Duration = Duration::from_secs(120);
+const POLL: Duration = Duration::from_millis(250);
+
+/// `secret_list` arguments.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListArgs {
+    /// Only secrets with this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// `secret_describe` and `secret_rotate` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NameArgs {
+    /// The secret's name (as in `{{NAME}}`).
+    pub name: String,
+}
+
+/// `secret_check` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckArgs {
+    /// The shell command, with `{{NAME}}` placeholders, as it would be run.
+    pub command: String,
+    /// The directory it would run in (default: the server's).
+    #[serde(default)]
+    pub cwd: Option<String>,
+}
+
+/// `secret_tag` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagArgs {
+    /// The secret's name.
+    pub name: String,
+    /// Tags to add.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Tags to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// `secret_request` arguments: the new secret's name and rules. There is
+/// no field for the value: the human enters it out of band.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestArgs {
+    /// The new secret's name: a letter or `_`, then letters, digits, `_`.
+    pub name: String,
+    /// Hosts the value may be sent to (exact, or `*.suffix`).
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Programs the value may be passed to.
+    #[serde(default)]
+    pub allow_programs: Vec<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// `secret_audit_log` arguments.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditArgs {
+    /// Only events about this secret.
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Only events of this action (`resolve`, `denied`, `scrubbed`, ...).
+    #[serde(default)]
+    pub action: Option<String>,
+    /// At most this many events, the most recent (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// `secret_list` result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SecretList {
+    /// The secrets' metadata.
+    pub secrets: Vec<SecretInfo>,
+}
+
+/// `secret_audit_log` result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AuditLog {
+    /// Events, oldest first.
+    pub events: Vec<AuditEvent>,
+}
+
+/// `secret_request` and `secret_rotate` result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct EntryOutcome {
+    /// The secret.
+    pub name: String,
+    /// `stored`, `pending`, `declined` or `expired`.
+    pub state: String,
+    /// What happened and what to do next.
+    pub message: String,
+    /// The one-time loopback page where the user enters the value.
+    pub url: String,
+    /// The terminal command that does the same.
+    pub terminal_command: String,
+}
+
+/// The consent form for clients without URL elicitation: it asks for
+/// consent only, never for the value.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Consent {
+    /// Tick once the value is entered (on the page or in the terminal).
+    pub entered: bool,
+}
+rmcp::elicit_safe!(Consent);
+
+/// The MCP server. Cheap to clone; every clone shares the backend.
+#[derive(Clone)]
+pub struct SecretServer {
+    backend: Arc<dyn Backend>,
+    cwd: String,
+    tool_router: ToolRouter<Self>,
+}
+
+fn parse<T: DeserializeOwned>(tool: &str, args: JsonObject) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::Object(args))
+        .map_err(|e| format!("bad arguments for {tool}: {e}; see the tool's input schema"))
+}
+
+fn check_name(name: &str) -> Result<(), String> {
+    let ok = name.len() <= 128
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} is not a valid secret name: use a letter or `_`, then letters, digits and `_` (at most 128)",
+            name.chars().take(140).collect::<String>()
+        ))
+    }
+}
+
+#[tool_router(router = tool_router)]
+impl SecretServer {
+    /// A server over `backend`; `cwd` is the default directory of
+    /// `secret_check`.
+    pub fn new(backend: Arc<dyn Backend>, cwd: String) -> Self {
+        SecretServer {
+            backend,
+            cwd,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    #[tool(
+        name = "secret_list",
+        description = "List the secrets: names, tags, allowed hosts and programs, expiry. Never a value. Use a secret by writing {{NAME}} in a Bash command.",
+        input_schema = schema_for_type::<ListArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn secret_list(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<SecretList>, String> {
+        let args: ListArgs = parse("secret_list", args)?;
+        let mut secrets = self.backend.list()?;
+        if let Some(tag) = &args.tag {
+            secrets.retain(|s| s.tags.contains(tag));
+        }
+        Ok(Json(SecretList { secrets }))
+    }
+
+    #[tool(
+        name = "secret_describe",
+        description = "One secret's metadata (tags, allowlists, dates, expiry). Never the value, its length or any part of it.",
+        input_schema = schema_for_type::<NameArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn secret_describe(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<SecretInfo>, String> {
+        let args: NameArgs = parse("secret_describe", args)?;
+        check_name(&args.name)?;
+        Ok(Json(self.backend.describe(&args.name)?))
+    }
+
+    #[tool(
+        name = "secret_check",
+        description = "Would this shell command be allowed to receive the secrets it names? A policy dry run (nothing is executed): use it to fix a command before running it.",
+        input_schema = schema_for_type::<CheckArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn secret_check(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<CheckResult>, String> {
+        let args: CheckArgs = parse("secret_check", args)?;
+        let cwd = args.cwd.unwrap_or_else(|| self.cwd.clone());
+        Ok(Json(self.backend.check(&args.command, &cwd)?))
+    }
+
+    #[tool(
+        name = "secret_tag",
+        description = "Add or remove tags on a secret; returns its metadata after.",
+        input_schema = schema_for_type::<TagArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    async fn secret_tag(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<SecretInfo>, String> {
+        let args: TagArgs = parse("secret_tag", args)?;
+        check_name(&args.name)?;
+        Ok(Json(self.backend.tag(
+            &args.name,
+            &args.add,
+            &args.remove,
+        )?))
+    }
+
+    #[tool(
+        name = "secret_request",
+        description = "Ask the user to store a new secret. The user enters the value on a one-time local page or in a terminal; it never passes through this conversation. Returns once it is stored, or how to finish.",
+        input_schema = schema_for_type::<RequestArgs>(),
+        annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn secret_request(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<EntryOutcome>, String> {
+        let args: RequestArgs = parse("secret_request", args)?;
+        check_name(&args.name)?;
+        let meta = NewSecret {
+            allow_hosts: args.allow_hosts,
+            allow_programs: args.allow_programs,
+            tags: args.tags,
+        };
+        let entry = self
+            .backend
+            .begin_entry(&args.name, EntryKind::Add, &meta)?;
+        Ok(Json(
+            self.enter(&peer, &args.name, EntryKind::Add, entry).await,
+        ))
+    }
+
+    #[tool(
+        name = "secret_rotate",
+        description = "Ask the user to give a secret a new value (the old one stays scrubbed from output). The user enters it on a one-time local page or in a terminal; it never passes through this conversation.",
+        input_schema = schema_for_type::<NameArgs>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = false)
+    )]
+    async fn secret_rotate(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+        peer: Peer<RoleServer>,
+    ) -> Result<Json<EntryOutcome>, String> {
+        let args: NameArgs = parse("secret_rotate", args)?;
+        check_name(&args.name)?;
+        let entry =
+            self.backend
+                .begin_entry(&args.name, EntryKind::Rotate, &NewSecret::default())?;
+        Ok(Json(
+            self.enter(&peer, &args.name, EntryKind::Rotate, entry)
+                .await,
+        ))
+    }
+
+    #[tool(
+        name = "secret_audit_log",
+        description = "Recent audit events (resolve, denied, add, rotate, remove, scrubbed, ...), filterable by secret and action. Events name secrets, never values.",
+        input_schema = schema_for_type::<AuditArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn secret_audit_log(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<AuditLog>, String> {
+        let args: AuditArgs = parse("secret_audit_log", args)?;
+        let limit = args.limit.unwrap_or(50).clamp(1, 500);
+        let events = self
+            .backend
+            .audit(args.secret.as_deref(), args.action.as_deref(), limit)?;
+        Ok(Json(AuditLog { events }))
+    }
+
+    #[tool(
+        name = "secret_status",
+        description = "Whether the vault exists and is unlocked, how many secrets it holds, and the agent's health.",
+        input_schema = schema_for_type::<ListArgs>(),
+        annotations(read_only_hint = true, open_world_hint = false)
+    )]
+    async fn secret_status(&self) -> Result<Json<Status>, String> {
+        Ok(Json(self.backend.status()))
+    }
+}
+
+impl SecretServer {
+    /// Asks the user to enter the value: through a URL elicitation when
+    /// the client offers it, else a consent-only form that shows the page
+    /// and the terminal command; then waits for the value to be stored.
+    async fn enter(
+        &self,
+        peer: &Peer<RoleServer>,
+        name: &str,
+        kind: EntryKind,
+        entry: Entry,
+    ) -> EntryOutcome {
+        let verb = if kind == EntryKind::Add {
+            "store the new secret"
+        } else {
+            "enter the new value of"
+        };
+        let message = format!(
+            "ClauLock: please {verb} {name}. Type or paste it on this one-time local page (it expires in {}): {} \
+             — or run `{}` in a terminal. The value goes straight to your vault; the assistant never sees it.",
+            if entry.expires_in_secs >= 120 {
+                format!("{} minutes", entry.expires_in_secs / 60)
+            } else {
+                format!("{} seconds", entry.expires_in_secs)
+            },
+            entry.url,
+            entry.terminal_command
+        );
+        let modes = peer.supported_elicitation_modes();
+        let answer = if modes.contains(&ElicitationMode::Url) {
+            match url::Url::parse(&entry.url) {
+                Ok(u) => match peer.elicit_url(message.clone(), u, entry.id.clone()).await {
+                    Ok(ElicitationAction::Accept) => Some(true),
+                    Ok(_) => Some(false),
+                    Err(_) => None,
+                },
+                Err(_) => None,
+            }
+        } else if modes.contains(&ElicitationMode::Form) {
+            match peer.elicit::<Consent>(message.clone()).await {
+                Ok(Some(_)) => Some(true),
+                Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled)
+                | Ok(None) => Some(false),
+                Err(_) => None,
+            }
+        } else {
+            None
+        };
+        let outcome = |state: &str, text: String| EntryOutcome {
+            name: name.to_owned(),
+            state: state.to_owned(),
+            message: text,
+            url: entry.url.clone(),
+            terminal_command: entry.terminal_command.clone(),
+        };
+        if answer == Some(false) {
+            return outcome(
+                "declined",
+                format!(
+                    "The user declined to enter {name} now. Do not ask for the value in the conversation."
+                ),
+            );
+        }
+        let wait = if answer == Some(true) {
+            ENTRY_WAIT
+        } else {
+            Duration::ZERO
+        };
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.backend.entry_state(&entry.id) {
+                Ok(EntryState::Stored) => {
+                    return outcome(
+                        "stored",
+                        format!("{name} is stored. Use it as {{{{{name}}}}} in a Bash command."),
+                    );
+                }
+                Ok(EntryState::Expired) => {
+                    return outcome(
+                        "expired",
+                        format!(
+                            "The page for {name} expired unused; call the tool again, or ask the user to run the terminal command."
+                        ),
+                    );
+                }
+                Ok(EntryState::Pending) => {}
+                Err(e) => return outcome("pending", e),
+            }
+            if started.elapsed() >= wait {
+                return outcome(
+                    "pending",
+                    format!(
+                        "{name} is not stored yet. Ask the user to open {} or run `{}` in a terminal, then check with secret_describe. Never ask for the value in the conversation.",
+                        entry.url, entry.terminal_command
+                    ),
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for SecretServer {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_protocol_version(ProtocolVersion::V_2025_11_25)
+            .with_server_info(Implementation::new("claulock", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "ClauLock keeps secrets out of this conversation. Use a secret by writing {{NAME}} in a Bash \
+                 command; these tools list, describe, check, tag and request secrets, and never return a value.",
+            )
+    }
+}
