@@ -99,7 +99,10 @@ run_session() {
  {"tool": "Bash", "input": {"command": "env | grep -i claulock_secret || echo no-secret-env", "description": "look at env"}},
  {"tool": "Bash", "input": {"command": "od -c ../.env | head -3", "description": "dump the file"}},
  {"tool": "Glob", "input": {"pattern": "*", "path": "PROJ"}},
- {"tool": "Bash", "input": {"command": "base64 -w 76 ../.env", "description": "encode the file by name"}}
+ {"tool": "Bash", "input": {"command": "base64 -w 76 ../.env", "description": "encode the file by name"}},
+ {"tool": "mcp__claulock__secret_list", "input": {}},
+ {"tool": "mcp__claulock__secret_describe", "input": {"name": "API_TOKEN"}},
+ {"tool": "mcp__claulock__secret_check", "input": {"command": "echo {{API_TOKEN}}"}}
 ]
 JSON
   sed -i "s#PROJ#$proj#g" "$dir/script.json"
@@ -111,7 +114,7 @@ JSON
   local env=(HOME="$HOME" ANTHROPIC_BASE_URL="http://127.0.0.1:$port" ANTHROPIC_API_KEY=standin-key
              DISABLE_AUTOUPDATER=1 DISABLE_TELEMETRY=1 CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1)
   (cd "$proj" && env "${env[@]}" timeout 300 "$claude" -p "Please work on the project." \
-      --allowedTools "Bash Read Grep Glob" --output-format json > "$dir/session.json" 2> "$dir/session.err") || true
+      --allowedTools "Bash Read Grep Glob mcp__claulock__secret_list mcp__claulock__secret_describe mcp__claulock__secret_check" --output-format json > "$dir/session.json" 2> "$dir/session.err") || true
   # A pasted secret, and a pasted credential-shaped string.
   (cd "$proj" && env "${env[@]}" timeout 120 "$claude" -p "Here is my token $api_token please use it" \
       --allowedTools "Bash" > "$dir/paste1.out" 2>&1) || true
@@ -178,6 +181,10 @@ expect("no-secret-env" in step(10), "step 10: no CLAULOCK_SECRET_ variable in a 
 expect("ClauLock refused" in step(11) and "re-encodes" in step(11), "step 11: `od -c .env` refused")
 expect("README.md" in step(12), "step 12: Glob lists the project's files")
 expect("ClauLock refused" in step(13) and "re-encodes" in step(13), "step 13: `base64 .env` refused")
+expect("API_TOKEN" in step(14) and "DB_PASSWORD" in step(14) and "allow_hosts" in step(14),
+       "step 14: the MCP server (registered by install) lists the secrets' metadata")
+expect('"allow_programs"' in step(15) and "curl" in step(15), "step 15: secret_describe through Claude Code")
+expect("program-allowlist" in step(16), "step 16: secret_check explains a refusal")
 prompts = [json.dumps(r) for r in reqs]
 expect(not any("Here is my token" in p for p in prompts), "a prompt holding a vault value never reached the model")
 expect(not any("and this one:" in p for p in prompts), "a prompt holding a credential shape never reached the model")

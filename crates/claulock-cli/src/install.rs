@@ -9,9 +9,9 @@
 //! (`… claulock … hook EVENT`) and replaced, never duplicated.
 //! `uninstall` removes those entries and nothing else.
 //!
-//! The MCP server is not registered yet: `claulock mcp` does not exist
-//! until the MCP issue lands, and a registration pointing at it would
-//! only fail at every session start.
+//! It also registers the MCP server (`claulock mcp`) as `claulock`: in
+//! `~/.claude.json` (user scope) or the project's `.mcp.json`, which the
+//! project's settings then approve (`enabledMcpjsonServers`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -54,6 +54,73 @@ fn settings_path(scope: Scope) -> anyhow::Result<PathBuf> {
             .join(".claude/settings.json"),
         Scope::Project => std::env::current_dir()?.join(".claude/settings.json"),
     })
+}
+
+/// Where Claude Code reads MCP servers for `scope`.
+fn mcp_config_path(scope: Scope) -> anyhow::Result<PathBuf> {
+    Ok(match scope {
+        Scope::User => {
+            PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".claude.json")
+        }
+        Scope::Project => std::env::current_dir()?.join(".mcp.json"),
+    })
+}
+
+/// The name ClauLock's MCP server is registered under.
+const MCP_NAME: &str = "claulock";
+
+/// ClauLock's MCP server entry, calling `exe`.
+pub(crate) fn mcp_entry(exe: &str) -> Value {
+    json!({"type": "stdio", "command": exe, "args": ["mcp"]})
+}
+
+/// Puts ClauLock's MCP server into a config object; whether one was there.
+fn add_mcp(config: &mut Map<String, Value>, exe: &str) -> anyhow::Result<bool> {
+    let servers = config
+        .entry("mcpServers")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(servers) = servers else {
+        bail!("\"mcpServers\" is not an object; fix it by hand, nothing was changed");
+    };
+    Ok(servers.insert(MCP_NAME.into(), mcp_entry(exe)).is_some())
+}
+
+/// Removes ClauLock's MCP server (only if it runs `… claulock … mcp`);
+/// drops `mcpServers` if that empties it.
+fn remove_mcp(config: &mut Map<String, Value>) -> bool {
+    let Some(Value::Object(servers)) = config.get_mut("mcpServers") else {
+        return false;
+    };
+    let ours = servers.get(MCP_NAME).is_some_and(|e| {
+        e["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("claulock"))
+            && e["args"] == json!(["mcp"])
+    });
+    if ours {
+        servers.remove(MCP_NAME);
+        if servers.is_empty() {
+            config.remove("mcpServers");
+        }
+    }
+    ours
+}
+
+/// Approves (or stops approving) the project's `.mcp.json` entry in the
+/// project settings' `enabledMcpjsonServers`.
+fn approve_project_mcp(settings: &mut Map<String, Value>, on: bool) {
+    let list = settings
+        .entry("enabledMcpjsonServers")
+        .or_insert_with(|| json!([]));
+    if let Value::Array(list) = list {
+        list.retain(|v| v != MCP_NAME);
+        if on {
+            list.push(MCP_NAME.into());
+        }
+    }
+    if settings.get("enabledMcpjsonServers") == Some(&json!([])) {
+        settings.remove("enabledMcpjsonServers");
+    }
 }
 
 /// The hooks object ClauLock adds, calling `exe`.
@@ -182,7 +249,15 @@ pub(crate) fn install(scope: Scope) -> anyhow::Result<ExitCode> {
         };
         list.extend(entries.as_array().into_iter().flatten().cloned());
     }
+    if matches!(scope, Scope::Project) {
+        approve_project_mcp(&mut settings, true);
+    }
+    let mcp_path = mcp_config_path(scope)?;
+    let mut mcp = read_settings(&mcp_path)?;
+    add_mcp(&mut mcp, &exe.display().to_string())
+        .with_context(|| format!("in {}", mcp_path.display()))?;
     write_settings(&path, &settings)?;
+    write_settings(&mcp_path, &mcp)?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -191,6 +266,11 @@ pub(crate) fn install(scope: Scope) -> anyhow::Result<ExitCode> {
         path.display(),
         HOOKS.len(),
         exe.display()
+    )?;
+    writeln!(
+        out,
+        "registered the MCP server `{MCP_NAME}` in {}",
+        mcp_path.display()
     )?;
     writeln!(
         out,
@@ -203,11 +283,32 @@ pub(crate) fn uninstall(scope: Scope) -> anyhow::Result<ExitCode> {
     let path = settings_path(scope)?;
     let mut settings = read_settings(&path)?;
     let removed = remove_ours(&mut settings);
+    let before = settings.get("enabledMcpjsonServers").cloned();
+    if matches!(scope, Scope::Project) {
+        approve_project_mcp(&mut settings, false);
+    }
+    let unapproved = before != settings.get("enabledMcpjsonServers").cloned();
+    let mcp_path = mcp_config_path(scope)?;
+    let mut mcp = read_settings(&mcp_path)?;
     let mut out = std::io::stdout().lock();
-    if removed == 0 {
+    if remove_mcp(&mut mcp) {
+        // A `.mcp.json` that held only ClauLock goes away with it.
+        if mcp.is_empty() && matches!(scope, Scope::Project) {
+            std::fs::remove_file(&mcp_path)
+                .with_context(|| format!("cannot remove {}", mcp_path.display()))?;
+        } else {
+            write_settings(&mcp_path, &mcp)?;
+        }
         writeln!(
             out,
-            "ClauLock's hooks are not in {}: nothing to do",
+            "removed the MCP server `{MCP_NAME}` from {}",
+            mcp_path.display()
+        )?;
+    }
+    if removed == 0 && !unapproved {
+        writeln!(
+            out,
+            "ClauLock's hooks are not in {}: nothing to do there",
             path.display()
         )?;
         return Ok(ExitCode::SUCCESS);
@@ -346,6 +447,27 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
     if !installed {
         check(false, "no ClauLock hooks in ~/.claude/settings.json or ./.claude/settings.json: run `claulock install`".into());
     }
+    let registered: Vec<PathBuf> = [Scope::User, Scope::Project]
+        .into_iter()
+        .filter_map(|scope| mcp_config_path(scope).ok())
+        .filter(|p| {
+            read_settings(p).is_ok_and(|c| {
+                c.get("mcpServers")
+                    .and_then(|s| s.get(MCP_NAME))
+                    .and_then(|e| e["command"].as_str())
+                    .is_some_and(|cmd| Path::new(cmd).is_file() || which(cmd).is_some())
+            })
+        })
+        .collect();
+    check(
+        !registered.is_empty(),
+        match registered.first() {
+            Some(p) => format!("MCP server `{MCP_NAME}` registered in {}", p.display()),
+            None => format!(
+                "the MCP server `{MCP_NAME}` is not registered (or its command is missing): run `claulock install`"
+            ),
+        },
+    );
     check(
         which("bash").is_some(),
         "bash is needed by `claulock exec`".into(),
@@ -410,5 +532,12 @@ mod tests {
         let text = include_str!("../../../plugin/claulock/hooks/hooks.json");
         let plugin: Value = serde_json::from_str(text).unwrap();
         assert_eq!(plugin["hooks"], hooks_for("claulock"));
+    }
+
+    #[test]
+    fn the_plugin_ships_the_same_mcp_server() {
+        let text = include_str!("../../../plugin/claulock/.mcp.json");
+        let plugin: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(plugin["mcpServers"][MCP_NAME], mcp_entry("claulock"));
     }
 }

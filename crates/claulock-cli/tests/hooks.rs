@@ -494,12 +494,32 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
         1
     );
     let keys: Vec<_> = twice.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["permissions", "hooks", "model"], "key order kept");
+    assert_eq!(
+        keys,
+        ["permissions", "hooks", "model", "enabledMcpjsonServers"],
+        "key order kept"
+    );
     assert!(settings.with_extension("json.claulock.bak").exists());
+
+    let mcp: Value =
+        serde_json::from_str(&std::fs::read_to_string(e.proj.join(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(
+        mcp["mcpServers"]["claulock"]["args"],
+        serde_json::json!(["mcp"])
+    );
+    assert_eq!(
+        twice["enabledMcpjsonServers"],
+        serde_json::json!(["claulock"]),
+        "the project's MCP server is approved"
+    );
 
     let doctor = e.cmd(&["doctor"]).output().unwrap();
     let report = String::from_utf8_lossy(&doctor.stdout);
     assert!(doctor.status.success(), "{report}");
+    assert!(
+        report.contains("MCP server `claulock` registered"),
+        "{report}"
+    );
     assert!(
         report.contains("hooks installed in") && report.contains("agent runs this claulock binary"),
         "{report}"
@@ -509,6 +529,10 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
     let restored: Value =
         serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert_eq!(restored, serde_json::from_str::<Value>(original).unwrap());
+    assert!(
+        !e.proj.join(".mcp.json").exists(),
+        "the .mcp.json that held only ClauLock is gone"
+    );
     let doctor = e.cmd(&["doctor"]).output().unwrap();
     assert_eq!(doctor.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&doctor.stdout).contains("FIX no ClauLock hooks"));
