@@ -7,7 +7,7 @@
 //! the log at its end cannot be detected from the log alone. Never a value.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::Context;
@@ -57,12 +57,7 @@ pub(crate) fn append(
         .open(&home.audit)
         .with_context(|| format!("cannot open the audit log {}", home.audit.display()))?;
     flock(&f, FlockOperation::LockExclusive).context("cannot lock the audit log")?;
-    let text = std::fs::read_to_string(&home.audit).unwrap_or_default();
-    let prev = text
-        .lines()
-        .last()
-        .and_then(|l| l.rsplit_once(" h="))
-        .map_or(GENESIS.to_owned(), |(_, h)| h.to_owned());
+    let prev = last_hash(&mut f).unwrap_or_else(|| GENESIS.to_owned());
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let mut body = format!(
         "{now} {action} {}",
@@ -75,6 +70,37 @@ pub(crate) fn append(
     f.write_all(line.as_bytes())?;
     f.sync_data()?;
     Ok(())
+}
+
+/// The `h` of the log's last line, read from the file's tail only (the log
+/// grows with every command; reading it whole made each event cost more).
+fn last_hash(f: &mut std::fs::File) -> Option<String> {
+    let len = f.seek(SeekFrom::End(0)).ok()?;
+    let mut back = 4096u64;
+    loop {
+        let start = len.saturating_sub(back);
+        f.seek(SeekFrom::Start(start)).ok()?;
+        let mut tail = Vec::new();
+        Read::by_ref(f)
+            .take(len - start)
+            .read_to_end(&mut tail)
+            .ok()?;
+        let text = String::from_utf8_lossy(&tail);
+        let body = text.strip_suffix('\n').unwrap_or(&text);
+        // A whole last line: one that starts after a newline in the tail,
+        // or the file's first line.
+        if let Some(line) = body
+            .rsplit_once('\n')
+            .map(|(_, l)| l)
+            .or((start == 0).then_some(body))
+        {
+            return line.rsplit_once(" h=").map(|(_, h)| h.to_owned());
+        }
+        if start == 0 {
+            return None;
+        }
+        back *= 4;
+    }
 }
 
 /// Checks the chain: `Ok(lines)` or the first broken line's number.
@@ -92,4 +118,32 @@ pub(crate) fn verify(text: &str) -> Result<usize, usize> {
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_hash_reads_the_tail_whatever_the_line_lengths() {
+        let dir = std::env::temp_dir().join(format!("cl-audit-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.log");
+        let long = "x".repeat(10_000);
+        for (text, want) in [
+            (String::new(), None),
+            ("t a - h=aa\n".to_owned(), Some("aa")),
+            (format!("t a - h=aa\nt b - k={long} h=bb\n"), Some("bb")),
+            (format!("t b - k={long} h=cc\n"), Some("cc")),
+            (
+                format!("{}t z - h=dd\n", "t a - h=00\n".repeat(2000)),
+                Some("dd"),
+            ),
+        ] {
+            std::fs::write(&path, &text).unwrap();
+            let mut f = std::fs::File::open(&path).unwrap();
+            assert_eq!(last_hash(&mut f).as_deref(), want);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

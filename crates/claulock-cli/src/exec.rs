@@ -127,6 +127,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         bindings.push((env.to_owned(), Zeroizing::new(value)));
     }
     let scrubbing = data["dictionary"].as_array().is_some_and(|d| !d.is_empty());
+    // Built on the other core while bash starts (each takes milliseconds);
+    // the command's first output waits in the pipe until it is ready.
+    let dictionary = data["dictionary"].take();
+    let builder = std::thread::spawn(move || {
+        let mut dictionary = serde_json::json!({ "dictionary": dictionary });
+        let scrubber = if scrubbing {
+            build_scrubber(&dictionary)
+        } else {
+            Ok(None)
+        };
+        crate::agent::wipe(&mut dictionary);
+        scrubber
+    });
 
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c").arg(&plan);
@@ -162,15 +175,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     drop(cmd);
     drop(bindings);
     let forward = (!interactive).then(|| forward_signals(child.id()));
-    let watcher = (!interactive).then(|| watch_for_orphans(child.id()));
+    // Started from a thread: starting a process takes milliseconds, and the
+    // command need not wait for it.
+    let child_id = child.id();
+    let watcher = (!interactive).then(|| std::thread::spawn(move || watch_for_orphans(child_id)));
 
-    // Built while the child starts: its first output waits in the pipe.
-    let scrubber = if scrubbing {
-        build_scrubber(&data)
-    } else {
-        Ok(None)
-    };
     crate::agent::wipe(&mut data);
+    let scrubber = builder
+        .join()
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the scrubber build failed")));
     let scrubber = match scrubber {
         Ok(s) => s,
         Err(e) => {
@@ -220,7 +233,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     }
     drop(forward);
-    if let Some(Some(mut w)) = watcher {
+    if let Some(Ok(Some(mut w))) = watcher.map(std::thread::JoinHandle::join) {
         let _ = w.kill();
         let _ = w.wait();
     }

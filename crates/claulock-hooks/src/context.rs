@@ -14,7 +14,10 @@ pub fn session_context(names: &[String], locked: bool) -> String {
          a secret's value (or an encoding of it) was removed. Do not try to recover it; do not \
          print, encode or write a value to a file. Write `{{!NAME}}` for a literal `{{NAME}}`. \
          Files that hold a secret's value cannot be read; use the placeholder instead. \
-         A `cd` inside a command with placeholders carries over to the next command as usual.",
+         A `cd` inside a command with placeholders carries over to the next command as usual. \
+         To add a secret or give one a new value, call the `secret_request` or `secret_rotate` tool of \
+         the claulock MCP server (the user enters the value out of band); never ask the user to paste \
+         a value into the conversation.",
     );
     if locked {
         text.push_str(

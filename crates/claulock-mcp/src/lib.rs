@@ -46,7 +46,7 @@ pub mod backend;
 mod server;
 
 pub use server::{
-    AuditArgs, AuditLog, CheckArgs, Consent, EntryOutcome, ListArgs, NameArgs, RequestArgs,
+    AuditArgs, AuditLog, CheckArgs, Consent, EntryOutcome, ListArgs, NameArgs, NoArgs, RequestArgs,
     SecretList, SecretServer, TagArgs,
 };
 

@@ -33,6 +33,11 @@ pub struct ListArgs {
     pub tag: Option<String>,
 }
 
+/// No arguments (`secret_status`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
 /// `secret_describe` and `secret_rotate` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -315,7 +320,7 @@ impl SecretServer {
     #[tool(
         name = "secret_status",
         description = "Whether the vault exists and is unlocked, how many secrets it holds, and the agent's health.",
-        input_schema = schema_for_type::<ListArgs>(),
+        input_schema = schema_for_type::<NoArgs>(),
         annotations(read_only_hint = true, open_world_hint = false)
     )]
     async fn secret_status(&self) -> Result<Json<Status>, String> {
