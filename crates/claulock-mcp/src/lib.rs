@@ -29,7 +29,9 @@
 //! `SecretInfo` is `{name, tags, allow_hosts, allow_programs,
 //! allow_output_files, created, rotated, expires, project}`; `EntryOutcome`
 //! is `{name, state: stored|pending|declined|expired, message, url,
-//! terminal_command}`. Every tool has a JSON Schema for its input and
+//! terminal_command}`. The full input and output JSON Schemas of every tool
+//! are in [`tools`] (generated from the server; a test keeps them current).
+//! Every tool has a JSON Schema for its input and
 //! output (from [`schemars`]) and answers with `structuredContent`. Bad
 //! arguments, unknown names and a locked vault are `isError` results whose
 //! text says what to do next.
@@ -44,6 +46,9 @@
 
 pub mod backend;
 mod server;
+
+#[doc = include_str!("../TOOLS.md")]
+pub mod tools {}
 
 pub use server::{
     AuditArgs, AuditLog, CheckArgs, Consent, EntryOutcome, ListArgs, NameArgs, NoArgs, RequestArgs,

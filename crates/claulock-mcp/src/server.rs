@@ -441,3 +441,123 @@ impl ServerHandler for SecretServer {
             )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::*;
+
+    /// A backend that answers nothing: the tool list does not need one.
+    struct Nothing;
+
+    impl Backend for Nothing {
+        fn status(&self) -> Status {
+            Status {
+                vault_exists: false,
+                unlocked: false,
+                secrets: None,
+                agent_pid: None,
+                key_memory_locked: None,
+                idle_timeout_secs: None,
+                hint: None,
+            }
+        }
+        fn list(&self) -> Result<Vec<SecretInfo>, String> {
+            Err("none".into())
+        }
+        fn describe(&self, _: &str) -> Result<SecretInfo, String> {
+            Err("none".into())
+        }
+        fn check(&self, _: &str, _: &str) -> Result<CheckResult, String> {
+            Err("none".into())
+        }
+        fn tag(&self, _: &str, _: &[String], _: &[String]) -> Result<SecretInfo, String> {
+            Err("none".into())
+        }
+        fn begin_entry(&self, _: &str, _: EntryKind, _: &NewSecret) -> Result<Entry, String> {
+            Err("none".into())
+        }
+        fn entry_state(&self, _: &str) -> Result<EntryState, String> {
+            Err("none".into())
+        }
+        fn audit(
+            &self,
+            _: Option<&str>,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<Vec<AuditEvent>, String> {
+            Err("none".into())
+        }
+    }
+
+    /// The tool reference, as `TOOLS.md` (included in the crate docs) shows it.
+    fn reference() -> String {
+        let server = SecretServer::new(Arc::new(Nothing), "/".into());
+        let mut tools = server.tool_router.list_all();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut out = String::from(
+            "# The tools of `claulock mcp`\n\n\
+             Generated from the server by the test `server::tests::tools_md_is_current` \
+             (run it with `UPDATE_TOOLS_MD=1` to rewrite this file).\n",
+        );
+        for t in tools {
+            let a = t.annotations.clone().unwrap_or_default();
+            out.push_str(&format!(
+                "\n## `{}`\n\n{}\n\nread-only: {}; destructive: {}; idempotent: {}\n\n",
+                t.name,
+                t.description.as_deref().unwrap_or_default(),
+                a.read_only_hint.unwrap_or(false),
+                a.destructive_hint
+                    .unwrap_or(!a.read_only_hint.unwrap_or(false)),
+                a.idempotent_hint.unwrap_or(false),
+            ));
+            let pretty =
+                |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+            out.push_str(&format!(
+                "Input schema:\n\n```json\n{}\n```\n\nOutput schema:\n\n```json\n{}\n```\n",
+                pretty(&serde_json::Value::Object((*t.input_schema).clone())),
+                pretty(
+                    &t.output_schema
+                        .as_ref()
+                        .map_or(serde_json::Value::Null, |s| serde_json::Value::Object(
+                            (**s).clone()
+                        ))
+                ),
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn tools_md_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/TOOLS.md");
+        let want = reference();
+        if std::env::var_os("UPDATE_TOOLS_MD").is_some() {
+            std::fs::write(path, &want).unwrap();
+        }
+        let have = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            have == want,
+            "TOOLS.md is stale: run `UPDATE_TOOLS_MD=1 cargo test -p claulock-mcp`"
+        );
+    }
+
+    #[test]
+    fn no_tool_can_carry_a_value() {
+        let server = SecretServer::new(Arc::new(Nothing), "/".into());
+        for t in server.tool_router.list_all() {
+            let schemas = format!("{:?} {:?}", t.input_schema, t.output_schema).to_lowercase();
+            for word in [
+                "\"value\"",
+                "\"secret_value\"",
+                "\"length\"",
+                "\"prefix\"",
+                "\"suffix\"",
+                "\"hash\"",
+            ] {
+                assert!(!schemas.contains(word), "{} has a field {word}", t.name);
+            }
+            assert!(t.output_schema.is_some(), "{} has no output schema", t.name);
+        }
+    }
+}
