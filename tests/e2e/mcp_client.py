@@ -300,7 +300,37 @@ async def main():
             check(not r.is_error and r.structured_content["state"] == "pending" and "claulock add LATER_TOKEN" in r.structured_content["message"],
                   "without elicitation, secret_request says how to finish")
 
-    # 4. A locked vault.
+    # 4. Raw JSON-RPC: the 2025-06-18 handshake, and a `server/discover`
+    #    probe followed by a 2025-11-25 initialize on the same connection.
+    def raw_session(messages):
+        p = subprocess.Popen([CLAULOCK, "mcp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errlog,
+                             env=dict(os.environ, CLAULOCK_HOME=HOME), text=True)
+        answers = []
+        for m in messages:
+            p.stdin.write(json.dumps(m) + "\n")
+            p.stdin.flush()
+            if "id" in m:
+                answers.append(json.loads(p.stdout.readline()))
+        p.stdin.close()
+        p.wait(timeout=10)
+        record("raw", answers)
+        return answers
+
+    def init(version, i):
+        return {"jsonrpc": "2.0", "id": i, "method": "initialize", "params": {
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    tools_list = {"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}
+    a = raw_session([init("2025-06-18", 1), initialized, tools_list])
+    check(a[0].get("result", {}).get("protocolVersion") == "2025-06-18" and len(a[1]["result"]["tools"]) == 8,
+          "a 2025-06-18 client: the version is accepted and tools/list works")
+    discover = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}
+    a = raw_session([discover, init("2025-11-25", 2), initialized, tools_list])
+    check(("result" in a[0] or "error" in a[0]) and a[1].get("result", {}).get("protocolVersion") == "2025-11-25"
+          and len(a[2]["result"]["tools"]) == 8,
+          "a server/discover probe, then initialize: a working 2025-11-25 session")
+
+    # 5. A locked vault.
     subprocess.run([CLAULOCK, "lock"], env=dict(os.environ, CLAULOCK_HOME=HOME), check=True, capture_output=True)
     async with stdio_client(server(), errlog=errlog) as (r, w):
         async with ClientSession(r, w) as s:
