@@ -236,6 +236,19 @@ pub(crate) fn request_at(socket: &std::path::Path, req: Request) -> anyhow::Resu
     parsed
 }
 
+/// Sends a request without waiting for the answer (for reports, whose
+/// answer says nothing).
+pub(crate) fn send(home: &Home, req: Request) -> anyhow::Result<()> {
+    let mut stream = UnixStream::connect(&home.socket)?;
+    let mut line = serde_json::to_vec(&Envelope {
+        v: PROTOCOL,
+        body: req,
+    })?;
+    line.push(b'\n');
+    stream.write_all(&line)?;
+    Ok(())
+}
+
 /// Sends a request and turns an error answer into an error.
 pub(crate) fn call(home: &Home, req: Request) -> anyhow::Result<Option<serde_json::Value>> {
     call_at(&home.socket, req)

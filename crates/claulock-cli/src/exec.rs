@@ -69,6 +69,9 @@ fn refuse(lines: &str) -> ExitCode {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.cwd_out {
+        forget_directories(file);
+    }
     let command = match (&args.command, args.argv.is_empty()) {
         (Some(c), true) => c.clone(),
         (None, false) => shell_join(&args.argv),
@@ -253,9 +256,34 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .map(|c| (c.secret.clone(), c.form.to_string(), c.count))
                 .collect(),
         };
-        let _ = agent::request(&home, report);
+        // Not waited for: the agent writes (and syncs) the audit events
+        // after the command's caller has its exit status.
+        let _ = agent::send(&home, report);
     }
     Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)))
+}
+
+/// Removes `file` (so that a command that writes none, refused or
+/// `exec`ed away, leaves no stale directory for the calling shell) and
+/// its siblings older than a day (one per shell that ever ran a command).
+fn forget_directories(file: &std::path::Path) {
+    let _ = std::fs::remove_file(file);
+    let Some(dir) = file.parent() else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > day);
+        if stale && e.file_name().to_string_lossy().starts_with("cwd.") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// The scrubber for the whole vault, or `None` when there is nothing to

@@ -11,8 +11,12 @@
 //!   call to the next. `exec --cwd-out FILE` writes the command's final
 //!   directory to `FILE` (named after the calling shell's `$$`, in the
 //!   user's private run directory) and the calling shell `cd`s there.
+//!   `exec` removes the file first thing, so a refused command (which
+//!   writes none) never picks up an older shell's directory.
 //!
-//! The rewrite is plain POSIX shell, so it works under bash and zsh alike.
+//! The rewrite is plain POSIX shell, so it works under bash and zsh alike,
+//! and uses builtins only around `exec` (each extra process costs
+//! milliseconds on every tool call).
 
 /// The placeholder names in a command, in order of appearance.
 ///
@@ -45,7 +49,7 @@ pub fn wrap(exe: &str, command: &str, run_dir: &str) -> String {
     let cwd_file = format!("{}/cwd.$$", quote(run_dir));
     format!(
         "{exe} exec --cwd-out {cwd_file} -c {cmd}; __claulock_status=$?; \
-         if [ -s {cwd_file} ]; then cd -- \"$(cat -- {cwd_file})\"; rm -f -- {cwd_file}; fi; \
+         if IFS= read -r __claulock_dir < {cwd_file}; then cd -- \"$__claulock_dir\"; fi 2>/dev/null; \
          (exit $__claulock_status)",
         exe = quote(exe),
         cmd = quote(command),
