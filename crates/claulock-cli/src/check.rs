@@ -1,6 +1,5 @@
 //! `claulock check`: the policy dry run.
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,8 +9,7 @@ use claulock_core::analysis::Environment;
 use claulock_core::policy::{CheckContext, Decision, Policy, decide};
 use claulock_core::{destination::Target, policy_file, time::Timestamp};
 
-/// Name of the project policy file, looked for from the working directory up.
-const PROJECT_FILE: &str = ".claulock.toml";
+use claulock_agent::project::{self, POLICY_FILE as PROJECT_FILE};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -33,7 +31,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         None => vault_policy()?,
     };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
-    let root = project_root(&cwd);
+    let root = project::root(&cwd);
     if let Some(file) = root.as_ref().map(|r| r.join(PROJECT_FILE)) {
         let same = args.policy.as_ref().is_some_and(|p| same_file(&file, p));
         if file.is_file() && !same {
@@ -44,7 +42,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         now: Timestamp::from(std::time::SystemTime::now()),
         project: root.map(|r| r.display().to_string()),
         environment: Environment {
-            git_remotes: git_remotes(&cwd),
+            git_remotes: project::git_remotes(&cwd),
         },
     };
     let decision = decide(&args.command, &policy, &ctx);
@@ -64,39 +62,31 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// The vault's rules, from the agent's metadata (never a value).
 fn vault_policy() -> anyhow::Result<Policy> {
-    let home = crate::home::Home::from_env()?;
+    let home = claulock_agent::Home::from_env()?;
     if !home.vault.exists() {
         bail!(
             "no vault at {}: run `claulock init`, or pass `--policy FILE` to check against a policy file",
             home.vault.display()
         );
     }
-    let list = crate::agent::call(&home, crate::agent::Request::List)?.unwrap_or_default();
     let mut policy = Policy::new();
-    for s in list.as_array().into_iter().flatten() {
-        let strings = |k: &str| -> Vec<String> {
-            s[k].as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        };
-        let name = s["name"].as_str().unwrap_or_default();
-        let expires = s["expires"]
-            .as_str()
+    for s in home.client().list()? {
+        let expires = s
+            .expires
+            .as_deref()
             .map(Timestamp::parse_rfc3339)
             .transpose()
-            .with_context(|| format!("secret {name} has an invalid expiry"))?;
-        let rules = crate::rules::secret_rules(
-            name,
-            &strings("allow_hosts"),
-            &strings("allow_programs"),
-            &strings("allow_revealing"),
-            s["allow_output_files"].as_bool().unwrap_or(false),
+            .with_context(|| format!("secret {} has an invalid expiry", s.name))?;
+        let rules = claulock_agent::rules::secret_rules(
+            &s.name,
+            &s.allow_hosts,
+            &s.allow_programs,
+            &s.allow_revealing,
+            s.allow_output_files,
             expires,
-            s["project"].as_str().map(str::to_owned),
+            s.project.clone(),
         )?;
-        policy.insert(name, rules);
+        policy.insert(s.name, rules);
     }
     Ok(policy)
 }
@@ -107,39 +97,11 @@ fn load(path: &Path) -> anyhow::Result<Policy> {
     policy_file::parse(&text).with_context(|| format!("in the policy file {}", path.display()))
 }
 
-/// The nearest ancestor holding a `.claulock.toml` or a `.git`.
-pub(crate) fn project_root(cwd: &Path) -> Option<PathBuf> {
-    cwd.ancestors()
-        .find(|d| d.join(PROJECT_FILE).is_file() || d.join(".git").exists())
-        .map(Path::to_path_buf)
-}
-
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// The URLs of the working directory's git remotes, so that `git push
-/// origin` can be checked against a host allowlist. No git, no remotes.
-pub(crate) fn git_remotes(cwd: &Path) -> BTreeMap<String, String> {
-    let output = std::process::Command::new("git")
-        .args(["config", "--get-regexp", r"^remote\..*\.url$"])
-        .current_dir(cwd)
-        .stderr(std::process::Stdio::null())
-        .output();
-    let Ok(output) = output else {
-        return BTreeMap::new();
-    };
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| {
-            let (key, url) = line.split_once(' ')?;
-            let name = key.strip_prefix("remote.")?.strip_suffix(".url")?;
-            Some((name.to_owned(), url.to_owned()))
-        })
-        .collect()
 }
 
 fn write_human(out: &mut impl Write, d: &Decision) -> std::io::Result<()> {

@@ -6,13 +6,12 @@ use std::process::{ExitCode, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use claulock_agent::osrand::OsRandom;
+use claulock_agent::{Home, audit, store};
+use claulock_proto::{Error, NewSecret, Request, SecretBytes, SecretInfo};
 use claulock_vault::{KdfParams, Vault};
-use serde_json::Value;
 
-use crate::agent::{self, Meta, Request, to_hex};
-use crate::home::Home;
-use crate::osrand::OsRandom;
-use crate::{audit, input, store};
+use crate::input;
 
 pub(crate) fn init(passphrase_stdin: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
@@ -38,7 +37,7 @@ pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::
     let home = Home::from_env()?;
     home.ensure_dir()?;
     store::read(&home)?;
-    if agent::is_running(&home) {
+    if home.client().status().is_ok() {
         return say("the vault is unlocked already");
     }
     let pass = input::secret("Vault passphrase: ", passphrase_stdin)?;
@@ -64,9 +63,7 @@ pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("no pipe from the agent")?).read_line(&mut line)?;
     if let Some(pid) = line.trim().strip_prefix("ready ") {
-        let n = agent::call(&home, Request::Status)?
-            .and_then(|d| d["secrets"].as_u64())
-            .unwrap_or(0);
+        let n = home.client().status()?.secrets;
         return say(&format!("unlocked: {n} secrets, agent pid {pid}"));
     }
     let _ = child.wait();
@@ -79,36 +76,35 @@ pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::
 
 pub(crate) fn lock() -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    if !agent::is_running(&home) {
-        return say("the vault is locked already");
+    match home.client().done(&Request::Lock { reason: None }) {
+        Ok(()) => say("locked"),
+        Err(Error::Locked | Error::NoVault { .. }) => say("the vault is locked already"),
+        Err(e) => Err(e.into()),
     }
-    agent::call(&home, Request::Lock { reason: None })?;
-    say("locked")
 }
 
 pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let exists = home.vault.exists();
     let status = if exists {
-        agent::request(&home, Request::Status).ok().filter(|r| r.ok)
+        home.client().status().ok()
     } else {
         None
     };
-    let data = status.and_then(|r| r.data);
     if json {
         let v = serde_json::json!({
             "vault": home.vault.display().to_string(),
             "exists": exists,
-            "locked": data.is_none(),
-            "secrets": data.as_ref().map(|d| d["secrets"].clone()),
-            "agent_pid": data.as_ref().map(|d| d["pid"].clone()),
-            "idle_timeout_secs": data.as_ref().map(|d| d["idle_timeout_secs"].clone()),
-            "key_memory_locked": data.as_ref().map(|d| d["key_memory_locked"].clone()),
+            "locked": status.is_none(),
+            "secrets": status.as_ref().map(|d| d.secrets),
+            "agent_pid": status.as_ref().map(|d| d.pid),
+            "idle_timeout_secs": status.as_ref().and_then(|d| d.idle_timeout_secs),
+            "key_memory_locked": status.as_ref().map(|d| d.key_memory_locked),
             "socket": home.socket.display().to_string(),
         });
         return say(&serde_json::to_string_pretty(&v)?);
     }
-    match (exists, data) {
+    match (exists, status) {
         (false, _) => say(&format!(
             "no vault at {}: run `claulock init`",
             home.vault.display()
@@ -116,7 +112,7 @@ pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
         (true, None) => say("locked: run `claulock unlock` in a terminal"),
         (true, Some(d)) => say(&format!(
             "unlocked: {} secrets, agent pid {}",
-            d["secrets"], d["pid"]
+            d.secrets, d.pid
         )),
     }
 }
@@ -132,7 +128,7 @@ pub(crate) struct AddArgs {
 
 pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    if !claulock_vault::is_valid_name(&a.name) {
+    if !claulock_core::grammar::is_valid_name(&a.name) {
         bail!("{}", claulock_vault::VaultError::BadName(a.name));
     }
     for h in &a.hosts {
@@ -144,12 +140,13 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let expires = a.expires.as_deref().map(parse_when).transpose()?;
-    if !agent::is_running(&home) {
-        bail!("the vault is locked: run `claulock unlock` in a terminal");
+    let client = home.client();
+    if client.describe(&a.name).is_ok() {
+        return Err(Error::Exists { name: a.name }.into());
     }
     let value = input::secret(&format!("Value for {}: ", a.name), false)?;
     check_value(&a.name, &value)?;
-    let meta = Meta {
+    let meta = NewSecret {
         tags: a.tags,
         allow_hosts: a.hosts,
         allow_programs: a.programs,
@@ -157,15 +154,11 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         project: None,
         allow_output_files: a.output_files,
     };
-    let hex = zeroize::Zeroizing::new(to_hex(&value));
-    agent::call(
-        &home,
-        Request::Add {
-            name: a.name.clone(),
-            value: hex.to_string(),
-            meta,
-        },
-    )?;
+    client.done(&Request::Add {
+        name: a.name.clone(),
+        value: SecretBytes::from(&value[..]),
+        meta,
+    })?;
     say(&format!("added {}; use it as {{{{{}}}}}", a.name, a.name))
 }
 
@@ -182,20 +175,14 @@ fn check_value(name: &str, value: &[u8]) -> anyhow::Result<()> {
 
 pub(crate) fn rotate(name: &str) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    if !agent::is_running(&home) {
-        bail!("the vault is locked: run `claulock unlock` in a terminal");
-    }
-    agent::call(&home, Request::Describe { name: name.into() })?;
+    let client = home.client();
+    client.describe(name)?;
     let value = input::secret(&format!("New value for {name}: "), false)?;
     check_value(name, &value)?;
-    let hex = zeroize::Zeroizing::new(to_hex(&value));
-    agent::call(
-        &home,
-        Request::Rotate {
-            name: name.into(),
-            value: hex.to_string(),
-        },
-    )?;
+    client.done(&Request::Rotate {
+        name: name.into(),
+        value: SecretBytes::from(&value[..]),
+    })?;
     say(&format!(
         "rotated {name}; the old value is still scrubbed from output"
     ))
@@ -203,47 +190,34 @@ pub(crate) fn rotate(name: &str) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn remove(name: &str) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    agent::call(&home, Request::Remove { name: name.into() })?;
+    home.client().done(&Request::Remove { name: name.into() })?;
     say(&format!("removed {name} and its old values"))
 }
 
 pub(crate) fn tag(name: &str, add: Vec<String>, remove: Vec<String>) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    agent::call(
-        &home,
-        Request::Tag {
-            name: name.into(),
-            add,
-            remove,
-        },
-    )?;
+    home.client().secret(&Request::Tag {
+        name: name.into(),
+        add,
+        remove,
+    })?;
     say(&format!("tags of {name} updated"))
 }
 
 pub(crate) fn list(json: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    let data = agent::call(&home, Request::List)?.unwrap_or(Value::Array(vec![]));
+    let list = home.client().list()?;
     if json {
-        return say(&serde_json::to_string_pretty(&data)?);
+        return say(&serde_json::to_string_pretty(&list)?);
     }
     let mut out = String::new();
-    for s in data.as_array().into_iter().flatten() {
-        let list = |k: &str| {
-            s[k].as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default()
-        };
+    for s in &list {
         out.push_str(&format!(
             "{}\thosts={}\tprograms={}\ttags={}\n",
-            s["name"].as_str().unwrap_or("?"),
-            or_any(list("allow_hosts")),
-            or_any(list("allow_programs")),
-            list("tags")
+            s.name,
+            or_any(s.allow_hosts.join(",")),
+            or_any(s.allow_programs.join(",")),
+            s.tags.join(",")
         ));
     }
     print(&out)
@@ -255,7 +229,8 @@ fn or_any(s: String) -> String {
 
 pub(crate) fn describe(name: &str, json: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    let data = agent::call(&home, Request::Describe { name: name.into() })?.unwrap_or(Value::Null);
+    let info: SecretInfo = home.client().describe(name)?;
+    let data = serde_json::to_value(&info)?;
     if json {
         return say(&serde_json::to_string_pretty(&data)?);
     }
@@ -270,8 +245,8 @@ pub(crate) fn describe(name: &str, json: bool) -> anyhow::Result<ExitCode> {
 
 pub(crate) fn passwd(passphrase_stdin: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    if !agent::is_running(&home) {
-        bail!("unlock the vault first (`claulock unlock`), then change its passphrase");
+    if let Err(e) = home.client().status() {
+        bail!("{e}; unlock the vault first, then change its passphrase");
     }
     let (old, new) = if passphrase_stdin {
         let both = input::secret("", true)?;
@@ -288,17 +263,10 @@ pub(crate) fn passwd(passphrase_stdin: bool) -> anyhow::Result<ExitCode> {
             input::new_passphrase(false)?,
         )
     };
-    let (o, n) = (
-        zeroize::Zeroizing::new(to_hex(&old)),
-        zeroize::Zeroizing::new(to_hex(&new)),
-    );
-    agent::call(
-        &home,
-        Request::Passwd {
-            old: o.to_string(),
-            new: n.to_string(),
-        },
-    )?;
+    home.client().done(&Request::Passwd {
+        old: SecretBytes::from(&old[..]),
+        new: SecretBytes::from(&new[..]),
+    })?;
     say("passphrase changed")
 }
 
@@ -308,11 +276,7 @@ pub(crate) fn audit_cmd(
     verify: bool,
 ) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
-    let text = match std::fs::read_to_string(&home.audit) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).context("cannot read the audit log"),
-    };
+    let text = audit::read(&home)?;
     if verify {
         return match audit::verify(&text) {
             Ok(n) => say(&format!("audit log intact: {n} lines")),
@@ -327,23 +291,18 @@ pub(crate) fn audit_cmd(
     }
     let cutoff = since.map(|d| SystemTime::now() - d);
     let lines = text.lines().filter(|l| {
-        let t = l
-            .split(' ')
-            .next()
-            .and_then(|t| humantime::parse_rfc3339(t).ok());
+        let t = audit::Event::parse(l).and_then(|e| e.when());
         cutoff.is_none_or(|c| t.is_some_and(|t| t >= c))
     });
     if json {
-        let events: Vec<Value> = lines
-            .map(|l| {
-                let mut words = l.split(' ');
+        let events: Vec<serde_json::Value> = lines
+            .filter_map(audit::Event::parse)
+            .map(|e| {
                 let mut v = serde_json::json!({
-                    "time": words.next(), "action": words.next(), "secret": words.next(),
+                    "time": e.time, "action": e.action, "secret": e.secret.as_deref().unwrap_or("-"),
                 });
-                for w in words {
-                    if let Some((k, val)) = w.split_once('=') {
-                        v[k] = Value::String(val.to_owned());
-                    }
+                for (k, val) in e.fields {
+                    v[k] = serde_json::Value::String(val);
                 }
                 v
             })

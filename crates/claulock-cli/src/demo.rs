@@ -18,7 +18,7 @@ use anyhow::{Context, bail};
 use claulock_vault::Random;
 use zeroize::Zeroizing;
 
-use crate::osrand::OsRandom;
+use claulock_agent::osrand::OsRandom;
 
 fn random_word(prefix: &str, len: usize) -> Zeroizing<String> {
     const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -1,35 +1,40 @@
 //! `claulock exec`: run a command with its secrets in the child's
-//! environment alone, every output byte scrubbed.
+//! environment alone, every output byte scrubbed by the agent.
 //!
-//! 1. The agent decides on the command (policy, expiry, allowlists) and, if
-//!    it allows it, returns the substitution plan, the values the plan
-//!    needs and the whole vault as the scrub dictionary (see
-//!    [`crate::agent`] for why only this binary gets an answer).
-//! 2. The wrapper makes itself non-dumpable, then runs `bash -c PLAN` with
-//!    `CLAULOCK_SECRET_<NAME>=value` in the child's environment only: the
-//!    values are never in this process's argv or environment, nor in the
-//!    child's argv (the plan holds references).
-//! 3. The child's stdout and stderr are piped through the scrubber,
-//!    separately, as they stream; stdin passes through. When stdout is a
-//!    terminal, the child gets a pseudo-terminal of its own instead (so it
-//!    keeps its colours and progress bars) whose output is scrubbed alike.
-//! 4. SIGINT, SIGTERM and SIGHUP are forwarded to the child's process
+//! 1. The wrapper makes itself non-dumpable before anything else, so no
+//!    process of the same user can read its memory at any point.
+//! 2. The agent decides on the command (policy, expiry, allowlists) and, if
+//!    it allows it, returns the substitution plan and the values of the
+//!    placeholders the command uses, nothing else (see
+//!    `claulock_agent::peer` for why only this binary gets an answer). A
+//!    command without placeholders receives no value at all.
+//! 3. The wrapper runs `bash -c PLAN` with `CLAULOCK_SECRET_<NAME>=value`
+//!    in the child's environment only (never in this process's argv or
+//!    environment, nor the child's argv), and, for a command that holds a
+//!    secret, without the variables that would run other code or send
+//!    traffic elsewhere (`claulock_core::substitute::UNSAFE_INHERITED_ENV`).
+//! 4. The child's stdout and stderr are pipes whose read ends, with this
+//!    process's own stdout and stderr, are handed to the agent
+//!    (`SCM_RIGHTS`), which scrubs them with the whole-vault scrubber it
+//!    keeps: the wrapper never holds the dictionary, and its cost does not
+//!    grow with the vault. When stdout is a terminal, the child gets a
+//!    pseudo-terminal of its own instead (colours, progress bars), whose
+//!    master the agent reads alike.
+//! 5. SIGINT, SIGTERM and SIGHUP are forwarded to the child's process
 //!    group; the wrapper exits with the child's status (128+N for a
-//!    signal) and reports what was caught to the agent for the audit log.
+//!    signal) and reports it to the agent for the audit log.
 //!
 //! A refusal runs nothing and exits with [`REFUSED`].
 
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{ExitCode, Stdio};
 
 use anyhow::{Context, bail};
-use claulock_scrub::{Catch, Scrubber};
-use zeroize::Zeroizing;
-
-use crate::agent::{self, Request, from_hex};
-use crate::home::Home;
+use claulock_agent::Home;
+use claulock_proto::{Error, Request, Resolution};
 
 /// The exit status of a refused command (nothing ran).
 pub(crate) const REFUSED: u8 = 125;
@@ -69,6 +74,10 @@ fn refuse(lines: &str) -> ExitCode {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    // Before it holds anything: keep other processes of the same user out
+    // of this process's memory.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("cannot make the wrapper non-dumpable")?;
     if let Some(file) = &args.cwd_out {
         forget_directories(file);
     }
@@ -84,34 +93,25 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(refuse(&e.to_string())),
     };
     let home = Home::from_env()?;
-    let data = match agent::request(
-        &home,
-        Request::Resolve {
-            command: command.clone(),
-        },
-    ) {
-        Ok(r) if r.ok => r.data,
-        Ok(r) => {
-            return Ok(refuse(
-                &r.error.unwrap_or_else(|| "the agent refused".into()),
-            ));
-        }
-        // Locked: nothing to substitute and nothing to scrub with.
-        Err(_) if placeholders.is_empty() => None,
-        Err(_) => {
+    let client = home.client();
+    let resolution = match client.resolve(&command) {
+        Ok(r) => Some(r),
+        Err(Error::Refused { reasons }) => return Ok(refuse(&reasons.join("\n"))),
+        // No vault: nothing to substitute and nothing to protect.
+        Err(Error::NoVault { .. }) if placeholders.is_empty() => None,
+        Err(Error::Locked) => {
             return Ok(refuse(
                 "the vault is locked: ask the user to run `claulock unlock` in a terminal",
             ));
         }
+        Err(e) => return Ok(refuse(&e.to_string())),
     };
-    // From here this process holds values: keep other processes of the
-    // same user out of its memory.
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .context("cannot make the wrapper non-dumpable")?;
-    let mut data = data.unwrap_or_default();
-    let mut plan = data["plan"]
-        .as_str()
-        .map_or_else(|| command.clone(), str::to_owned);
+    let scrubbing = resolution.is_some();
+    let Resolution { plan, bindings } = resolution.unwrap_or_else(|| Resolution {
+        plan: command.clone(),
+        bindings: Vec::new(),
+    });
+    let mut plan = plan;
     if let Some(file) = &args.cwd_out {
         // An EXIT trap runs however the command ends (`exit N` included);
         // the path is quoted into a variable so the trap text stays fixed.
@@ -120,41 +120,19 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "__claulock_cwd_out={quoted}; trap 'builtin pwd -P > \"$__claulock_cwd_out\" 2>/dev/null' EXIT\n{plan}"
         );
     }
-    let mut bindings: Vec<(String, Zeroizing<Vec<u8>>)> = Vec::new();
-    for b in data["bindings"].as_array().into_iter().flatten() {
-        let env = b["env"]
-            .as_str()
-            .context("malformed answer from the agent")?;
-        let value = from_hex(b["value"].as_str().unwrap_or_default())
-            .context("malformed answer from the agent")?;
-        bindings.push((env.to_owned(), Zeroizing::new(value)));
-    }
-    let scrubbing = data["dictionary"].as_array().is_some_and(|d| !d.is_empty());
-    // Built on the other core while bash starts (each takes milliseconds);
-    // the command's first output waits in the pipe until it is ready.
-    let dictionary = data["dictionary"].take();
-    let builder = std::thread::spawn(move || {
-        let mut dictionary = serde_json::json!({ "dictionary": dictionary });
-        let scrubber = if scrubbing {
-            build_scrubber(&dictionary)
-        } else {
-            Ok(None)
-        };
-        crate::agent::wipe(&mut dictionary);
-        scrubber
-    });
 
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c").arg(&plan);
     for (k, _) in std::env::vars_os() {
-        if k.as_bytes()
-            .starts_with(claulock_core::substitute::ENV_PREFIX.as_bytes())
-        {
+        let name = k.to_string_lossy();
+        let unsafe_here =
+            !bindings.is_empty() && claulock_core::substitute::is_unsafe_inherited(&name);
+        if unsafe_here || name.starts_with(claulock_core::substitute::ENV_PREFIX) {
             cmd.env_remove(k);
         }
     }
-    for (env, value) in &bindings {
-        cmd.env(env, std::ffi::OsStr::from_bytes(value));
+    for b in &bindings {
+        cmd.env(&b.env, std::ffi::OsStr::from_bytes(b.value.expose()));
     }
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if !interactive {
@@ -183,57 +161,59 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let child_id = child.id();
     let watcher = (!interactive).then(|| std::thread::spawn(move || watch_for_orphans(child_id)));
 
-    crate::agent::wipe(&mut data);
-    let scrubber = builder
-        .join()
-        .unwrap_or_else(|_| Err(anyhow::anyhow!("the scrubber build failed")));
-    let scrubber = match scrubber {
-        Ok(s) => s,
-        Err(e) => {
-            // Never let unscrubbed output through: stop the command.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(e);
+    let session = if scrubbing {
+        // The agent scrubs: it gets the sources and where they go.
+        let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+        let sources: Vec<OwnedFd> = match pty {
+            Some((master, slave)) => {
+                // Only the child may hold the slave open: its exit then
+                // ends the master's reads.
+                drop(slave);
+                vec![OwnedFd::from(master)]
+            }
+            None => vec![
+                OwnedFd::from(child.stdout.take().context("no stdout pipe")?),
+                OwnedFd::from(child.stderr.take().context("no stderr pipe")?),
+            ],
+        };
+        let mut fds = vec![sources[0].as_fd(), stdout.as_fd()];
+        if let Some(err) = sources.get(1) {
+            fds.extend([err.as_fd(), stderr.as_fd()]);
         }
-    };
-    // The pumps report on a channel, so that a background process holding
-    // the pipes open cannot keep this wrapper (and the tool call) waiting.
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<Catch>>();
-    let mut pumps = 0;
-    if let (Some(s), Some((master, slave))) = (&scrubber, pty) {
-        // Only the child may hold the slave open: its exit then ends the
-        // master's reads (EIO).
-        drop(slave);
-        let (s, tx) = (s.clone(), done_tx.clone());
-        std::thread::spawn(move || tx.send(pump(master, std::io::stdout(), &s)));
-        pumps = 1;
-    } else if let Some(s) = &scrubber {
-        let out = child.stdout.take().context("no stdout pipe")?;
-        let err = child.stderr.take().context("no stderr pipe")?;
-        let (s1, s2, tx1, tx2) = (s.clone(), s.clone(), done_tx.clone(), done_tx.clone());
-        std::thread::spawn(move || tx1.send(pump(out, std::io::stdout(), &s1)));
-        std::thread::spawn(move || tx2.send(pump(err, std::io::stderr(), &s2)));
-        pumps = 2;
-    }
-    drop(done_tx);
-    let status = child.wait().context("cannot wait for the command")?;
-    let drain_until = std::time::Instant::now() + DRAIN_AFTER_EXIT;
-    let mut caught: Vec<Catch> = Vec::new();
-    for _ in 0..pumps {
-        let left = drain_until.saturating_duration_since(std::time::Instant::now());
-        match done_rx.recv_timeout(left) {
-            Ok(c) => caught.extend(c),
-            Err(_) => {
-                // What a background process prints from now on is not shown
-                // (and the unfinished tail, which may hold part of a value,
-                // is dropped rather than passed unscrubbed).
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "claulock: a background process still holds the output; what it prints next is not shown"
-                );
-                break;
+        let secrets = placeholders
+            .iter()
+            .map(|p| p.name.clone())
+            .collect::<std::collections::BTreeSet<_>>();
+        let session = client.pipe(
+            &Request::Pipe {
+                caller: "exec".into(),
+                secrets: secrets.into_iter().collect(),
+            },
+            &fds,
+        );
+        match session {
+            Ok(s) => Some(s),
+            Err(e) => {
+                // Never let unscrubbed output through: stop the command.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Ok(refuse(&format!("the agent cannot scrub the output: {e}")));
             }
         }
+    } else {
+        None
+    };
+    let status = child.wait().context("cannot wait for the command")?;
+    if let Some(session) = session
+        && session.wait(DRAIN_AFTER_EXIT).is_err()
+    {
+        // What a background process prints from now on is not shown (the
+        // agent drops the unfinished tail, which may hold part of a value,
+        // rather than pass it on unscrubbed).
+        let _ = writeln!(
+            std::io::stderr(),
+            "claulock: a background process still holds the output; what it prints next is not shown"
+        );
     }
     drop(forward);
     if let Some(Ok(Some(mut w))) = watcher.map(std::thread::JoinHandle::join) {
@@ -243,22 +223,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let code = status
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    if scrubbing {
+    if scrubbing && !placeholders.is_empty() {
         let secrets = placeholders
             .iter()
             .map(|p| p.name.clone())
             .collect::<std::collections::BTreeSet<_>>();
-        let report = Request::Report {
-            secrets: secrets.into_iter().collect(),
-            exit: code,
-            caught: caught
-                .iter()
-                .map(|c| (c.secret.clone(), c.form.to_string(), c.count))
-                .collect(),
-        };
         // Not waited for: the agent writes (and syncs) the audit events
         // after the command's caller has its exit status.
-        let _ = agent::send(&home, report);
+        let _ = client.send(&Request::Report {
+            secrets: secrets.into_iter().collect(),
+            exit: code,
+        });
     }
     Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)))
 }
@@ -286,31 +261,6 @@ fn forget_directories(file: &std::path::Path) {
     }
 }
 
-/// The scrubber for the whole vault, or `None` when there is nothing to
-/// scrub with (a locked or empty vault).
-pub(crate) fn build_scrubber(data: &serde_json::Value) -> anyhow::Result<Option<Scrubber>> {
-    let mut b = Scrubber::builder();
-    let mut any = false;
-    for e in data["dictionary"].as_array().into_iter().flatten() {
-        let name = e["name"]
-            .as_str()
-            .context("malformed answer from the agent")?;
-        let value = Zeroizing::new(
-            from_hex(e["value"].as_str().unwrap_or_default())
-                .context("malformed answer from the agent")?,
-        );
-        b.secret(name, &*value);
-        any = true;
-    }
-    if !any {
-        return Ok(None);
-    }
-    Ok(Some(
-        b.build()
-            .context("cannot build the scrubber from the vault")?,
-    ))
-}
-
 /// A pseudo-terminal pair (master, slave) sized like our own terminal.
 fn open_pty() -> anyhow::Result<(std::fs::File, std::fs::File)> {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
@@ -332,37 +282,6 @@ fn open_pty() -> anyhow::Result<(std::fs::File, std::fs::File)> {
         let _ = rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &t);
     }
     Ok((std::fs::File::from(master), slave))
-}
-
-/// Copies `src` to `dst` through a scrubber stream, as it arrives.
-fn pump(mut src: impl Read, dst: impl Write, scrubber: &Scrubber) -> Vec<Catch> {
-    let mut dst = Some(dst);
-    let mut stream = scrubber.stream();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut out = Vec::with_capacity(buf.len() + 1024);
-    let emit = |out: &[u8], dst: &mut Option<_>| {
-        if let Some(d) = dst.as_mut() {
-            let d: &mut dyn Write = d;
-            // A reader that went away (`| head`): keep draining the child so
-            // it does not block, but write no more.
-            if d.write_all(out).and_then(|()| d.flush()).is_err() {
-                *dst = None;
-            }
-        }
-    };
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        out.clear();
-        stream.feed(&buf[..n], &mut out);
-        emit(&out, &mut dst);
-    }
-    out.clear();
-    stream.finish(&mut out);
-    emit(&out, &mut dst);
-    stream.stats()
 }
 
 /// (dash's `kill` takes no `--`: the group is `-PGID` directly.)

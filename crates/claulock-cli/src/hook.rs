@@ -12,12 +12,19 @@
 //! | `session-start` | tell the model the placeholder syntax and the names |
 //! | `stop`, `session-end` | sweep the transcript |
 //!
-//! **Never hangs, fails closed where it matters.** The work runs under a
-//! deadline ([`DEADLINE`], well below the 10 s timeout `install` sets). On
-//! a timeout or an internal error, a Bash command holding placeholders is
-//! denied with the reason; anything else goes on unchanged (the exec
-//! wrapper and the agent enforce the policy on their own, and Claude Code
-//! lets a call through on a failed hook anyway).
+//! **Never hangs, fails closed.** The work runs under a deadline
+//! ([`DEADLINE`], well below the 10 s timeout `install` sets). When a
+//! vault exists and the hook cannot do its work (the agent is locked,
+//! killed, starved or slow, the settings do not read, an input is too
+//! large), it denies what it could not check: every Bash command, a Read,
+//! Edit, Write, Grep or notebook tool of a path, and a tool's output is
+//! replaced by a notice instead of passing unscrubbed. The reason tells the
+//! model to ask the user for `claulock unlock`. A model that locks or
+//! starves the agent stops its own work and learns nothing; to use Claude
+//! Code without ClauLock for a while, the user runs `claulock uninstall`
+//! (the model cannot do that in a way that helps it: without the hooks,
+//! placeholders are never substituted). Without a vault there is nothing
+//! to protect and the hooks stand aside.
 //!
 //! Settings live in `CLAULOCK_HOME/hooks.toml` (see [`Settings`]).
 
@@ -26,17 +33,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use claulock_agent::Home;
 use claulock_hooks::{Answer, HookInput, Permission, bash, context, paths, prompt};
+use claulock_proto::{Client, Error, Finding, Reply, Request, SecretBytes};
 use serde_json::Value;
-
-use crate::agent::{self, Request};
-use crate::home::Home;
 
 /// How long a hook may work before it gives its fail-safe answer.
 const DEADLINE: Duration = Duration::from_secs(4);
-/// Hook inputs larger than this are not read whole (a tool response can
-/// be big; Claude Code truncates what it keeps anyway).
-const MAX_INPUT: u64 = 32 << 20;
+/// Hook inputs larger than this are refused (fail closed): the agent's
+/// protocol carries a request line of at most this size.
+const MAX_INPUT: usize = claulock_proto::MAX_LINE / 2;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Event {
@@ -93,15 +99,21 @@ impl Settings {
 pub(crate) fn run(event: Event) -> anyhow::Result<ExitCode> {
     let mut bytes = Vec::new();
     std::io::stdin()
-        .take(MAX_INPUT)
+        .take(MAX_INPUT as u64 + 1)
         .read_to_end(&mut bytes)
         .context("cannot read the hook input")?;
+    // A vault to protect: then what cannot be checked is denied.
+    let guarded = Home::from_env().is_ok_and(|h| h.vault.exists());
+    if bytes.len() > MAX_INPUT {
+        drop(bytes);
+        return oversized(event, guarded);
+    }
     let input = HookInput::parse(&bytes);
     drop(bytes);
     // Decided before the work, from the input alone: what to answer if the
     // work fails or runs out of time.
     let fallback = match &input {
-        Ok(i) => fail_safe(event, i, "ClauLock's hook failed"),
+        Ok(i) => fail_safe(event, i, guarded),
         Err(_) => Answer::None,
     };
     let (tx, rx) = std::sync::mpsc::channel();
@@ -131,14 +143,56 @@ pub(crate) fn run(event: Event) -> anyhow::Result<ExitCode> {
     std::process::exit(0)
 }
 
-/// The answer when the hook cannot do its work: deny a command with
-/// placeholders (it would fail in `exec` anyway), let anything else be.
-fn fail_safe(event: Event, input: &HookInput, why: &str) -> Answer {
-    match (event, input.bash_command()) {
-        (Event::PreToolUse, Some(c)) if bash::has_placeholders(c) => Answer::PreToolUse {
-            permission: Permission::Deny,
-            reason: why.to_owned(),
-            updated_input: None,
+/// An input too large to check: a tool call is denied; a tool's output,
+/// whose shape is unknown without reading it, is blocked with exit status
+/// 2 (Claude Code shows the reason to the model).
+fn oversized(event: Event, guarded: bool) -> anyhow::Result<ExitCode> {
+    let why = format!(
+        "ClauLock cannot check a hook input larger than {} MiB",
+        MAX_INPUT >> 20
+    );
+    match event {
+        Event::PreToolUse => {
+            let answer = deny(format!("{why}; the tool call was not run."));
+            if let Some(json) = answer.to_json() {
+                writeln!(std::io::stdout(), "{json}")?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Event::PostToolUse if guarded => {
+            let _ = writeln!(std::io::stderr(), "{why}; its output is withheld.");
+            Ok(ExitCode::from(2))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// The answer when the hook cannot do its work. With a vault: deny a tool
+/// call (a Bash command, a tool that reads a path) and withhold a tool's
+/// output. Without one: deny only a command with placeholders (it would
+/// fail in `exec` anyway).
+fn fail_safe(event: Event, input: &HookInput, guarded: bool) -> Answer {
+    let denial = Answer::PreToolUse {
+        permission: Permission::Deny,
+        reason: "ClauLock's hook failed".into(),
+        updated_input: None,
+    };
+    match event {
+        Event::PreToolUse => match input.bash_command() {
+            Some(c) if guarded || bash::has_placeholders(c) => denial,
+            Some(_) => Answer::None,
+            None => {
+                let tool = input.tool_name.as_deref().unwrap_or_default();
+                let reads = paths::reads(tool, &input.tool_input, input.cwd.as_deref());
+                if guarded && !matches!(reads, paths::Reads::Nothing) {
+                    denial
+                } else {
+                    Answer::None
+                }
+            }
+        },
+        Event::PostToolUse if guarded && !input.tool_response.is_null() => Answer::PostToolUse {
+            updated_output: input.tool_response.clone(),
         },
         _ => Answer::None,
     }
@@ -153,13 +207,39 @@ fn with_reason(answer: Answer, detail: &str) -> Answer {
         } => Answer::PreToolUse {
             permission,
             reason: format!(
-                "ClauLock could not check this command ({detail}); it was not run. \
-                 Ask the user to run `claulock doctor` in a terminal."
+                "ClauLock could not check this tool call ({detail}); it was not run. \
+                 Ask the user to run `claulock unlock` (or `claulock doctor`) in a terminal, \
+                 then try again."
             ),
             updated_input,
         },
+        Answer::PostToolUse { updated_output } => Answer::PostToolUse {
+            updated_output: withheld(&updated_output, detail),
+        },
         other => other,
     }
+}
+
+/// The tool's output, every string replaced by a notice (the shape kept,
+/// so Claude Code takes it).
+fn withheld(response: &Value, detail: &str) -> Value {
+    let notice = format!(
+        "[ClauLock withheld this output: it could not be scrubbed ({detail}). Ask the user to \
+         run `claulock unlock` in a terminal, then run the tool again.]"
+    );
+    let mut first = true;
+    claulock_scrub::json::replace_values(response, &mut |_| {
+        if std::mem::take(&mut first) {
+            notice.clone()
+        } else {
+            String::new()
+        }
+    })
+}
+
+/// The agent, asked with the hook's deadline.
+fn client(home: &Home) -> Client {
+    home.client().with_timeout(DEADLINE)
 }
 
 fn answer(event: Event, input: &HookInput) -> anyhow::Result<Answer> {
@@ -185,20 +265,16 @@ fn pre_tool_use(home: &Home, input: &HookInput) -> anyhow::Result<Answer> {
         paths::Reads::Nothing => return Ok(Answer::None),
         paths::Reads::File(p) | paths::Reads::Tree(p) => p,
     };
+    if !home.vault.exists() {
+        return Ok(Answer::None);
+    }
     let path = match (&input.cwd, std::path::Path::new(&path).is_absolute()) {
         (Some(cwd), false) => std::path::Path::new(cwd).join(&path).display().to_string(),
         _ => path,
     };
-    // Locked: nothing to compare with; PostToolUse and the sweep remain.
-    let Ok(data) = agent::call(
-        home,
-        Request::Scan {
-            paths: vec![path.clone()],
-        },
-    ) else {
-        return Ok(Answer::None);
-    };
-    let (files, secrets) = findings(&data.unwrap_or_default());
+    // Locked or unreachable: the error denies (see `fail_safe`).
+    let found = client(home).scan(vec![path.clone()])?;
+    let (files, secrets) = findings(&found);
     if secrets.is_empty() {
         return Ok(Answer::None);
     }
@@ -238,13 +314,18 @@ fn pre_bash(home: &Home, input: &HookInput, command: &str) -> anyhow::Result<Ans
             &run_dir.display().to_string(),
         )))
     };
-    if names.is_empty()
-        && bash::transforms(command)
-        && let Some(refusal) = transformed_file(home, input, command)
-    {
-        return Ok(refusal);
-    }
     if names.is_empty() {
+        if !home.vault.exists() {
+            return Ok(Answer::None);
+        }
+        let client = client(home);
+        // Locked or unreachable: the error denies (see `fail_safe`).
+        client.status()?;
+        if bash::transforms(command)
+            && let Some(refusal) = transformed_file(&client, input, command)?
+        {
+            return Ok(refusal);
+        }
         if !settings.wrap_plain_commands {
             return Ok(Answer::None);
         }
@@ -263,40 +344,23 @@ fn pre_bash(home: &Home, input: &HookInput, command: &str) -> anyhow::Result<Ans
         )));
     }
     let cwd = input.cwd.clone().unwrap_or_else(|| "/".into());
-    let data = match agent::request(
-        home,
-        Request::Decide {
-            command: command.into(),
-            cwd,
-        },
-    ) {
-        Err(_) => {
-            return Ok(deny(
-                "ClauLock: the vault is locked, so this command's secrets cannot be used. \
-                 Ask the user to run `claulock unlock` in a terminal, then try again."
-                    .into(),
-            ));
-        }
-        Ok(r) if !r.ok => {
+    let verdict = match client(home).decide(command, &cwd) {
+        Err(e @ (Error::Locked | Error::NoVault { .. })) => {
             return Ok(deny(format!(
-                "ClauLock refused this command: {}",
-                r.error.unwrap_or_default()
+                "ClauLock: {e}, so this command's secrets cannot be used. Ask the user to run \
+                 `claulock unlock` in a terminal, then try again."
             )));
         }
-        Ok(r) => r.data.unwrap_or_default(),
+        Err(e) if e.is_unavailable() => return Err(e.into()),
+        Err(e) => return Ok(deny(format!("ClauLock refused this command: {e}"))),
+        Ok(v) => v,
     };
-    if data["allowed"].as_bool() != Some(true) {
-        let reasons: Vec<&str> = data["refusals"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
+    if !verdict.allowed {
         return Ok(deny(format!(
             "ClauLock refused this command (nothing ran):\n- {}\nRewrite the command so the secret \
              goes only to an allowed program and host, and its value is never printed, encoded or \
              written to a file; `claulock check -c '…'` explains a decision.",
-            reasons.join("\n- ")
+            verdict.refusals.join("\n- ")
         )));
     }
     let permission = if settings.placeholder_permission == "ask" {
@@ -317,7 +381,11 @@ fn pre_bash(home: &Home, input: &HookInput, command: &str) -> anyhow::Result<Ans
 }
 
 /// A refusal when a re-encoding command names a file that holds a value.
-fn transformed_file(home: &Home, input: &HookInput, command: &str) -> Option<Answer> {
+fn transformed_file(
+    client: &Client,
+    input: &HookInput,
+    command: &str,
+) -> anyhow::Result<Option<Answer>> {
     let cwd = std::path::Path::new(input.cwd.as_deref().unwrap_or("/"));
     let files: Vec<String> = bash::file_words(command)
         .into_iter()
@@ -326,12 +394,14 @@ fn transformed_file(home: &Home, input: &HookInput, command: &str) -> Option<Ans
         .map(|p| p.display().to_string())
         .collect();
     if files.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let data = agent::call(home, Request::Scan { paths: files }).ok()??;
-    let (files, secrets) = findings(&data);
-    let first = files.first()?;
-    Some(deny(format!(
+    let found = client.scan(files)?;
+    let (files, secrets) = findings(&found);
+    let Some(first) = files.first() else {
+        return Ok(None);
+    };
+    Ok(Some(deny(format!(
         "ClauLock refused this command (nothing ran): it re-encodes {first}, which holds the value of {}, and the output could carry it in a form that cannot be scrubbed. To use the secret, write its placeholder ({}) in the command that needs it.",
         secrets.join(", "),
         secrets
@@ -339,18 +409,18 @@ fn transformed_file(home: &Home, input: &HookInput, command: &str) -> Option<Ans
             .map(|s| format!("{{{{{s}}}}}"))
             .collect::<Vec<_>>()
             .join(", ")
-    )))
+    ))))
 }
 
-/// The files and the secrets (each once) of a `scan` answer.
-fn findings(data: &Value) -> (Vec<String>, Vec<String>) {
+/// The files and the secrets (each once) of a scan.
+fn findings(found: &[Finding]) -> (Vec<String>, Vec<String>) {
     let mut secrets: Vec<String> = Vec::new();
     let mut files: Vec<String> = Vec::new();
-    for f in data["findings"].as_array().into_iter().flatten() {
-        files.push(f["path"].as_str().unwrap_or_default().to_owned());
-        for s in f["secrets"].as_array().into_iter().flatten() {
-            if let Some(s) = s.as_str().filter(|s| !secrets.iter().any(|x| x == s)) {
-                secrets.push(s.to_owned());
+    for f in found {
+        files.push(f.path.clone());
+        for s in &f.secrets {
+            if !secrets.contains(s) {
+                secrets.push(s.clone());
             }
         }
     }
@@ -380,41 +450,40 @@ fn ensure_run_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 }
 
 fn post_tool_use(home: &Home, input: &HookInput) -> anyhow::Result<Answer> {
-    if input.tool_response.is_null() {
+    if input.tool_response.is_null() || !home.vault.exists() {
         return Ok(Answer::None);
     }
     let caller = format!("hook:{}", input.tool_name.as_deref().unwrap_or("?"));
-    let Ok(data) = agent::call(
-        home,
-        Request::ScrubJson {
-            value: input.tool_response.clone(),
-            caller,
-        },
-    ) else {
-        return Ok(Answer::None);
-    };
-    Ok(match data.map(|mut d| d["value"].take()) {
-        Some(v) if !v.is_null() => Answer::PostToolUse { updated_output: v },
-        _ => Answer::None,
+    // Locked or unreachable: the error withholds the output (`fail_safe`).
+    let reply = client(home).request(&Request::ScrubJson {
+        value: input.tool_response.clone(),
+        caller,
+    })?;
+    Ok(match reply {
+        Reply::ScrubbedJson {
+            value: Some(v),
+            caught: _,
+        } => Answer::PostToolUse { updated_output: v },
+        Reply::ScrubbedJson { value: None, .. } => Answer::None,
+        other => return Err(claulock_proto::unexpected(&other).into()),
     })
 }
 
 fn user_prompt_submit(home: &Home, input: &HookInput) -> anyhow::Result<Answer> {
     let text = input.prompt.clone().unwrap_or_default();
-    let scrubbed = agent::call(
-        home,
-        Request::Scrub {
-            text: text.clone(),
-            caller: "hook:prompt".into(),
-        },
-    )
-    .ok()
-    .flatten()
-    .unwrap_or_default();
+    // The prompt is the user's own text: a locked agent cannot compare it
+    // with the vault, and the shape check below still runs.
+    let caught = match client(home).request(&Request::Scrub {
+        text: text.clone(),
+        caller: "hook:prompt".into(),
+    }) {
+        Ok(Reply::Scrubbed { caught, .. }) => caught,
+        _ => Vec::new(),
+    };
     let mut secrets: Vec<String> = Vec::new();
-    for c in scrubbed["caught"].as_array().into_iter().flatten() {
-        if let Some(s) = c[0].as_str().filter(|s| !secrets.iter().any(|x| x == s)) {
-            secrets.push(s.to_owned());
+    for c in caught {
+        if !secrets.contains(&c.secret) {
+            secrets.push(c.secret);
         }
     }
     if !secrets.is_empty() {
@@ -429,7 +498,7 @@ fn user_prompt_submit(home: &Home, input: &HookInput) -> anyhow::Result<Answer> 
         if !shapes.is_empty() {
             let extra = shapes
                 .iter()
-                .map(|s| text[s.span.clone()].to_owned())
+                .map(|s| SecretBytes::from(text[s.span.clone()].as_bytes()))
                 .collect();
             sweep_transcript(home, input, extra);
             return Ok(Answer::BlockPrompt {
@@ -442,16 +511,8 @@ fn user_prompt_submit(home: &Home, input: &HookInput) -> anyhow::Result<Answer> 
 }
 
 fn session_start(home: &Home) -> anyhow::Result<Answer> {
-    let (names, locked) = match agent::call(home, Request::List) {
-        Ok(list) => (
-            list.unwrap_or_default()
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|s| s["name"].as_str().map(str::to_owned))
-                .collect(),
-            false,
-        ),
+    let (names, locked) = match client(home).list() {
+        Ok(list) => (list.into_iter().map(|s| s.name).collect(), false),
         Err(_) => (Vec::new(), true),
     };
     Ok(Answer::Context {
@@ -461,14 +522,11 @@ fn session_start(home: &Home) -> anyhow::Result<Answer> {
 }
 
 /// Sweeps the session's transcript (and redacts `extra` strings in it).
-fn sweep_transcript(home: &Home, input: &HookInput, extra: Vec<String>) {
+fn sweep_transcript(home: &Home, input: &HookInput, extra: Vec<SecretBytes>) {
     if let Some(path) = &input.transcript_path {
-        let _ = agent::call(
-            home,
-            Request::Sweep {
-                paths: vec![path.clone()],
-                extra,
-            },
-        );
+        let _ = client(home).sweep(&Request::Sweep {
+            paths: vec![path.clone()],
+            extra,
+        });
     }
 }

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
-use crate::home::Home;
+use claulock_agent::Home;
 
 /// Claude Code's hook events, the `claulock hook` argument for each, and
 /// the tool matcher (tool events only).
@@ -343,18 +343,16 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
             format!("no vault at {}: run `claulock init`", home.vault.display())
         },
     );
-    match crate::agent::call(&home, crate::agent::Request::Status) {
+    match home.client().status() {
         Ok(data) => {
-            let data = data.unwrap_or_default();
             check(
                 true,
                 format!(
                     "agent: unlocked, {} secret(s), pid {}",
-                    data["secrets"], data["pid"]
+                    data.secrets, data.pid
                 ),
             );
-            let same = data["pid"]
-                .as_i64()
+            let same = Some(data.pid)
                 .and_then(|pid| std::fs::metadata(format!("/proc/{pid}/exe")).ok())
                 .zip(std::fs::metadata(&exe).ok())
                 .is_some_and(|(a, b)| {

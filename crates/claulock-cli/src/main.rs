@@ -1,33 +1,22 @@
 //! `claulock`: let an AI agent use a secret without seeing it.
 //!
-//! This binary is the only part of ClauLock that touches files, sockets,
-//! processes and the clock; the decisions live in `claulock-core`, the
-//! scrubbing in `claulock-scrub`, the file format in `claulock-vault`.
-//!
-//! The agent daemon lives here too (`agent`, `daemon`): it is a process of
-//! this binary, shares its file handling, and a separate crate would only
-//! add a boundary with nothing behind it.
+//! The frontend: argument parsing, terminal UX and the glue between the
+//! libraries. The agent daemon is `claulock-agent` (this binary runs it as
+//! `claulock agent`), its protocol `claulock-proto`; the decisions live in
+//! `claulock-core`, the scrubbing in `claulock-scrub`, the file format in
+//! `claulock-vault`, the Claude Code and MCP adapters in `claulock-hooks`
+//! and `claulock-mcp`.
 
-mod agent;
-mod audit;
 mod check;
 mod commands;
-mod daemon;
 mod demo;
 mod dotenv;
-mod entry;
 mod exec;
-mod guard;
-mod home;
 mod hook;
 mod input;
 mod install;
 mod mcp;
-mod osrand;
-mod peer;
-mod rules;
 mod scrub;
-mod store;
 mod sweep;
 
 use std::io::Write;
@@ -235,8 +224,9 @@ fn main() -> ExitCode {
         Command::Uninstall { scope } => install::uninstall(scope),
         Command::Doctor => install::doctor(),
         Command::Mcp => mcp::run(),
-        Command::Agent { idle_timeout } => home::Home::from_env()
-            .and_then(|h| daemon::run(&h, idle_timeout).map(|()| ExitCode::SUCCESS)),
+        Command::Agent { idle_timeout } => claulock_agent::Home::from_env().and_then(|h| {
+            claulock_agent::daemon::run(&h, idle_timeout).map(|()| ExitCode::SUCCESS)
+        }),
     };
     match result {
         Ok(code) => code,

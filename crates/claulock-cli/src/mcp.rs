@@ -10,51 +10,43 @@
 
 use std::process::ExitCode;
 
+use claulock_agent::{Home, audit};
 use claulock_mcp::backend::{
     AuditEvent, Backend, CheckResult, Entry, EntryKind, EntryState, NewSecret, SecretInfo, Status,
 };
-use serde_json::Value;
-
-use crate::agent::{self, Meta, Request};
-use crate::home::Home;
-
-const LOCKED: &str =
-    "the vault is locked: ask the user to run `claulock unlock` in a terminal, then try again";
+use claulock_proto::{Client, Error, NewSecret as Meta, Reply, Request};
 
 struct AgentBackend {
     home: Home,
+    client: Client,
 }
 
-impl AgentBackend {
-    /// One agent call; an unreachable agent is the locked-vault message.
-    fn call(&self, req: Request) -> Result<Value, String> {
-        match agent::request(&self.home, req) {
-            Err(_) if !self.home.vault.exists() => Err(format!(
-                "there is no vault yet: ask the user to run `claulock init` and `claulock unlock` in a terminal (CLAULOCK_HOME={})",
-                self.home.dir.display()
-            )),
-            Err(_) => Err(LOCKED.into()),
-            Ok(r) if r.ok => Ok(r.data.unwrap_or_default()),
-            Ok(r) => Err(r.error.unwrap_or_else(|| "the agent refused".into())),
+/// The agent's error as a message for the model: what to ask the user.
+fn for_model(e: Error) -> String {
+    match e {
+        Error::NoVault { .. } => format!(
+            "there is no vault yet: ask the user to run `claulock init` and `claulock unlock` in a \
+             terminal ({e})"
+        ),
+        Error::Locked => {
+            "the vault is locked: ask the user to run `claulock unlock` in a terminal, then try again"
+                .into()
         }
-    }
-
-    fn info(v: Value) -> Result<SecretInfo, String> {
-        serde_json::from_value(v).map_err(|e| format!("unexpected answer from the agent: {e}"))
+        other => other.to_string(),
     }
 }
 
 impl Backend for AgentBackend {
     fn status(&self) -> Status {
         let exists = self.home.vault.exists();
-        match self.call(Request::Status) {
+        match self.client.status() {
             Ok(d) => Status {
                 vault_exists: exists,
                 unlocked: true,
-                secrets: d["secrets"].as_u64(),
-                agent_pid: d["pid"].as_u64(),
-                key_memory_locked: d["key_memory_locked"].as_bool(),
-                idle_timeout_secs: d["idle_timeout_secs"].as_u64(),
+                secrets: Some(d.secrets),
+                agent_pid: Some(u64::from(d.pid)),
+                key_memory_locked: Some(d.key_memory_locked),
+                idle_timeout_secs: d.idle_timeout_secs,
                 hint: None,
             },
             Err(e) => Status {
@@ -64,50 +56,35 @@ impl Backend for AgentBackend {
                 agent_pid: None,
                 key_memory_locked: None,
                 idle_timeout_secs: None,
-                hint: Some(e),
+                hint: Some(for_model(e)),
             },
         }
     }
 
     fn list(&self) -> Result<Vec<SecretInfo>, String> {
-        let list = self.call(Request::List)?;
-        list.as_array()
-            .into_iter()
-            .flatten()
-            .cloned()
-            .map(Self::info)
-            .collect()
+        self.client.list().map_err(for_model)
     }
 
     fn describe(&self, name: &str) -> Result<SecretInfo, String> {
-        Self::info(self.call(Request::Describe {
-            name: name.to_owned(),
-        })?)
+        self.client.describe(name).map_err(for_model)
     }
 
     fn check(&self, command: &str, cwd: &str) -> Result<CheckResult, String> {
-        let d = self.call(Request::Decide {
-            command: command.to_owned(),
-            cwd: cwd.to_owned(),
-        })?;
+        let v = self.client.decide(command, cwd).map_err(for_model)?;
         Ok(CheckResult {
-            allowed: d["allowed"].as_bool().unwrap_or(false),
-            refusals: d["refusals"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(str::to_owned))
-                .collect(),
+            allowed: v.allowed,
+            refusals: v.refusals,
         })
     }
 
     fn tag(&self, name: &str, add: &[String], remove: &[String]) -> Result<SecretInfo, String> {
-        self.call(Request::Tag {
-            name: name.to_owned(),
-            add: add.to_vec(),
-            remove: remove.to_vec(),
-        })?;
-        self.describe(name)
+        self.client
+            .secret(&Request::Tag {
+                name: name.to_owned(),
+                add: add.to_vec(),
+                remove: remove.to_vec(),
+            })
+            .map_err(for_model)
     }
 
     fn begin_entry(&self, name: &str, kind: EntryKind, meta: &NewSecret) -> Result<Entry, String> {
@@ -120,30 +97,27 @@ impl Backend for AgentBackend {
         let ttl_secs = std::env::var("CLAULOCK_ENTRY_TTL")
             .ok()
             .and_then(|t| t.parse().ok());
-        let d = self.call(Request::EntryOpen {
+        match self.client.request(&Request::EntryOpen {
             name: name.to_owned(),
             rotate: kind == EntryKind::Rotate,
             meta,
             ttl_secs,
-        })?;
-        Ok(Entry {
-            id: d["id"].as_str().unwrap_or_default().to_owned(),
-            url: d["url"].as_str().unwrap_or_default().to_owned(),
-            terminal_command: d["terminal_command"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            expires_in_secs: d["expires_in_secs"].as_u64().unwrap_or(0),
-        })
+        }) {
+            Ok(Reply::Entry(e)) => Ok(e),
+            Ok(other) => Err(claulock_proto::unexpected(&other).to_string()),
+            Err(e) => Err(for_model(e)),
+        }
     }
 
     fn entry_state(&self, id: &str) -> Result<EntryState, String> {
-        let d = self.call(Request::EntryState { id: id.to_owned() })?;
-        Ok(match d["state"].as_str() {
-            Some("stored") => EntryState::Stored,
-            Some("expired") => EntryState::Expired,
-            _ => EntryState::Pending,
-        })
+        match self
+            .client
+            .request(&Request::EntryState { id: id.to_owned() })
+        {
+            Ok(Reply::EntryState(s)) => Ok(s),
+            Ok(other) => Err(claulock_proto::unexpected(&other).to_string()),
+            Err(e) => Err(for_model(e)),
+        }
     }
 
     fn audit(
@@ -152,33 +126,18 @@ impl Backend for AgentBackend {
         action: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, String> {
-        let text = match std::fs::read_to_string(&self.home.audit) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(format!("cannot read the audit log: {e}")),
-        };
+        let text = audit::read(&self.home).map_err(|e| format!("{e:#}"))?;
         let mut events: Vec<AuditEvent> = text
             .lines()
-            .filter_map(|l| {
-                let mut w = l.splitn(4, ' ');
-                let (time, act, name) = (w.next()?, w.next()?, w.next()?);
-                let rest = w.next().unwrap_or_default();
-                // The chain hash is the log's own business.
-                let details = rest.rsplit_once(" h=").map_or(rest, |(d, _)| d);
-                let details = if details.starts_with("h=") {
-                    ""
-                } else {
-                    details
-                };
-                Some(AuditEvent {
-                    time: time.to_owned(),
-                    action: act.to_owned(),
-                    secret: (name != "-").then(|| name.to_owned()),
-                    details: details.to_owned(),
-                })
-            })
+            .filter_map(audit::Event::parse)
             .filter(|e| secret.is_none_or(|s| e.secret.as_deref() == Some(s)))
             .filter(|e| action.is_none_or(|a| e.action == a))
+            .map(|e| AuditEvent {
+                details: e.details(),
+                time: e.time,
+                action: e.action,
+                secret: e.secret,
+            })
             .collect();
         let skip = events.len().saturating_sub(limit);
         events.drain(..skip);
@@ -188,10 +147,11 @@ impl Backend for AgentBackend {
 
 pub(crate) fn run() -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
+    let client = home.client();
     let cwd = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_else(|_| "/".into());
-    match claulock_mcp::serve_stdio(std::sync::Arc::new(AgentBackend { home }), cwd) {
+    match claulock_mcp::serve_stdio(std::sync::Arc::new(AgentBackend { home, client }), cwd) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => anyhow::bail!(e),
     }

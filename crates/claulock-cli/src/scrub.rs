@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use claulock_scrub::Scrubber;
 
 #[derive(clap::Args)]
@@ -33,31 +33,31 @@ fn from_file(path: &std::path::Path) -> anyhow::Result<Scrubber> {
         .with_context(|| format!("in the secrets file {}", path.display()))
 }
 
-/// The whole vault (superseded values included), from the agent: the same
-/// dictionary `claulock exec` scrubs with.
-fn from_vault() -> anyhow::Result<Scrubber> {
-    let home = crate::home::Home::from_env()?;
-    let data = crate::agent::call(
-        &home,
-        crate::agent::Request::Resolve {
-            command: String::new(),
-        },
-    )
-    .context("no secrets to scrub with (or pass `--secrets-from FILE`)")?;
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
-    let mut data = data.unwrap_or_default();
-    let scrubber = crate::exec::build_scrubber(&data)?;
-    crate::agent::wipe(&mut data);
-    match scrubber {
-        Some(s) => Ok(s),
-        None => bail!("the vault holds no secret to scrub with"),
-    }
+/// Scrubs stdin into stdout against the whole vault (superseded values
+/// included), in the agent: this process hands it the two descriptors and
+/// never holds a value.
+fn through_agent() -> anyhow::Result<ExitCode> {
+    use std::os::fd::AsFd;
+    let home = claulock_agent::Home::from_env()?;
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    let session = home
+        .client()
+        .pipe(
+            &claulock_proto::Request::Pipe {
+                caller: "scrub".into(),
+                secrets: Vec::new(),
+            },
+            &[stdin.as_fd(), stdout.as_fd()],
+        )
+        .context("no secrets to scrub with (or pass `--secrets-from FILE`)")?;
+    session.wait(std::time::Duration::from_secs(u64::from(u32::MAX)))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let scrubber = match &args.secrets_from {
         Some(path) => from_file(path)?,
-        None => from_vault()?,
+        None => return through_agent(),
     };
     let mut stderr = std::io::stderr().lock();
     for w in scrubber.warnings() {

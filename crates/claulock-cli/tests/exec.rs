@@ -174,7 +174,8 @@ fn the_child_gets_the_value_and_the_output_is_scrubbed() {
         "{audit}"
     );
     assert!(
-        audit.contains("scrubbed API_KEY caller=exec form=raw count=1"),
+        // Once on stdout and once on stderr, audited as one event.
+        audit.contains("scrubbed API_KEY caller=exec form=raw count=2"),
         "{audit}"
     );
 }
@@ -229,8 +230,18 @@ fn a_refusal_runs_nothing() {
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `claulock unlock` in a terminal"));
     assert!(!e.work.join("ran").exists());
-    // Without placeholders a locked vault runs the command as it is.
-    let out = e.exec("echo plain");
+    // Without placeholders too: nothing could scrub its output (fail
+    // closed)...
+    let out = e.exec("touch ran; echo plain");
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run `claulock unlock` in a terminal"));
+    assert!(!e.work.join("ran").exists());
+    // ...while without a vault there is nothing to protect.
+    let out = e
+        .cmd(&["exec", "-c", "echo plain"])
+        .env("CLAULOCK_HOME", e.work.join("no-vault-here"))
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "plain\n");
 }
 
@@ -331,8 +342,9 @@ fn only_the_exec_wrapper_gets_values() {
     let e = Env::new("peer");
     // A plain client asking for values.
     let script = format!(
-        "import socket; s=socket.socket(socket.AF_UNIX); s.connect('{}'); s.sendall(b'{{\"v\":1,\"op\":\"resolve\",\"command\":\"true {{{{API_KEY}}}}\"}}\\n'); print(s.recv(4096).decode())",
-        e.home.join("agent.sock").display()
+        "import socket; s=socket.socket(socket.AF_UNIX); s.connect('{}'); s.sendall(b'{{\"v\":{},\"op\":\"resolve\",\"command\":\"true {{{{API_KEY}}}}\"}}\\n'); print(s.recv(4096).decode())",
+        e.home.join("agent.sock").display(),
+        claulock_proto::PROTOCOL,
     );
     let out = Command::new("python3")
         .args(["-c", &script])
@@ -340,7 +352,7 @@ fn only_the_exec_wrapper_gets_values() {
         .unwrap();
     let answer = String::from_utf8_lossy(&out.stdout);
     assert!(
-        answer.contains("only `claulock exec` may resolve secrets"),
+        answer.contains(r#"{"err":{"error":"untrusted_peer""#),
         "{answer}"
     );
     assert!(find_leak(&out.stdout, CANARY.as_bytes()).is_none());

@@ -27,6 +27,87 @@ pub const ENV_PREFIX: &str = "CLAULOCK_SECRET_";
 /// Prefix of the unexported shell variable the value moves into.
 const SHELL_PREFIX: &str = "__claulock_";
 
+/// Variables a command that holds a secret does not inherit: each makes
+/// bash or a program it starts run other code, or changes where a program
+/// sends what it was given, and the model (which runs code as the user)
+/// can set any of them. `PATH` and `HOME` stay: a program found through
+/// them is checked by name like any other.
+pub const UNSAFE_INHERITED_ENV: &[&str] = &[
+    // bash runs these, or reads them, before or around the command.
+    "BASH_ENV",
+    "ENV",
+    "PS0",
+    "PS4",
+    "PROMPT_COMMAND",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "CDPATH",
+    "GLOBIGNORE",
+    "IFS",
+    "EXECIGNORE",
+    // Code loaded into every program.
+    "GCONV_PATH",
+    "MALLOC_TRACE",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PYTHONINSPECT",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "RUBYOPT",
+    "RUBYLIB",
+    // Where programs read their configuration, and where they send traffic.
+    "XDG_CONFIG_HOME",
+    "CURL_HOME",
+    "WGETRC",
+    "GIT_SSH",
+    "GIT_SSH_COMMAND",
+    "GIT_PROXY_COMMAND",
+    "GIT_ASKPASS",
+    "SSH_ASKPASS",
+    "GIT_EXEC_PATH",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_CURL_VERBOSE",
+    "SSL_KEYLOG_FILE",
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "all_proxy",
+    "ftp_proxy",
+    "FTP_PROXY",
+    "SOCKS_PROXY",
+    "socks_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
+
+/// Prefixes of variables a command that holds a secret does not inherit:
+/// exported bash functions, the dynamic loader's and git's configuration
+/// and traces.
+pub const UNSAFE_INHERITED_PREFIXES: &[&str] =
+    &["BASH_FUNC_", "LD_", "DYLD_", "GIT_CONFIG", "GIT_TRACE"];
+
+/// Whether a command that holds a secret must not inherit variable `name`.
+///
+/// ```
+/// use claulock_core::substitute::is_unsafe_inherited;
+/// assert!(is_unsafe_inherited("BASH_ENV"));
+/// assert!(is_unsafe_inherited("BASH_FUNC_curl%%"));
+/// assert!(!is_unsafe_inherited("PATH"));
+/// ```
+pub fn is_unsafe_inherited(name: &str) -> bool {
+    UNSAFE_INHERITED_ENV.contains(&name)
+        || UNSAFE_INHERITED_PREFIXES
+            .iter()
+            .any(|p| name.starts_with(p))
+}
+
 /// Which environment variable carries which secret.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Binding {

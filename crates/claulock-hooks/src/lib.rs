@@ -6,7 +6,7 @@
 //! answers ([`Answer`]), and the decisions that need no IO — how a Bash
 //! command is rewritten to run through `claulock exec` ([`bash`]), which
 //! files a tool would read ([`paths`]), how a tool's response is scrubbed
-//! in its own shape ([`response`]), which prompt text looks like a
+//! in its own shape (in the agent), which prompt text looks like a
 //! credential ([`prompt`]) and what the model is told at session start
 //! ([`context`]).
 //!
@@ -40,7 +40,6 @@ mod input;
 mod output;
 pub mod paths;
 pub mod prompt;
-pub mod response;
 
 pub use input::{HookInput, InputError};
 pub use output::{Answer, Permission};

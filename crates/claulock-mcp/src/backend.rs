@@ -1,40 +1,18 @@
 //! What the server asks of the vault: the `Backend` trait and the shapes
-//! of its answers. None of them has a field for a value, a value's length,
-//! a part of it or a hash of it.
+//! of its answers (the metadata ones are the agent protocol's own). None
+//! of them has a field for a value, a value's length, a part of it or a
+//! hash of it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A secret's metadata.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-pub struct SecretInfo {
-    /// The name, used as `{{NAME}}` in commands.
-    pub name: String,
-    /// Labels.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Hosts the value may be sent to (exact, or `*.suffix`); empty: any.
-    #[serde(default)]
-    pub allow_hosts: Vec<String>,
-    /// Programs the value may be passed to; empty: any.
-    #[serde(default)]
-    pub allow_programs: Vec<String>,
-    /// Whether a command holding it may write its output to files.
-    #[serde(default)]
-    pub allow_output_files: bool,
-    /// When it was added (RFC 3339, UTC).
-    #[serde(default)]
-    pub created: Option<String>,
-    /// When its value last changed.
-    #[serde(default)]
-    pub rotated: Option<String>,
-    /// When it stops being usable.
-    #[serde(default)]
-    pub expires: Option<String>,
-    /// The project it is limited to, if any.
-    #[serde(default)]
-    pub project: Option<String>,
-}
+/// Where a value entry stands.
+pub use claulock_proto::EntryState;
+/// A pending value entry: the human types the value on a loopback page,
+/// or in a terminal; it never passes through the MCP client.
+pub use claulock_proto::EntryTicket as Entry;
+/// A secret's metadata, as the agent shows it (the protocol's one shape).
+pub use claulock_proto::SecretInfo;
 
 /// The vault and its agent.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -85,32 +63,6 @@ pub enum EntryKind {
     Add,
     /// A new value for an existing secret.
     Rotate,
-}
-
-/// A pending value entry: the human types the value on a loopback page,
-/// or in a terminal; it never passes through the MCP client.
-#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-pub struct Entry {
-    /// Identifies the entry (also the elicitation id).
-    pub id: String,
-    /// The one-time loopback page (127.0.0.1, random port, random token).
-    pub url: String,
-    /// The same in a terminal, e.g. `claulock add NAME --allow-host ...`.
-    pub terminal_command: String,
-    /// Seconds until the page expires.
-    pub expires_in_secs: u64,
-}
-
-/// Where a value entry stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum EntryState {
-    /// Waiting for the human.
-    Pending,
-    /// The value is in the vault.
-    Stored,
-    /// The page expired unused.
-    Expired,
 }
 
 /// The metadata of a secret to be added.

@@ -26,8 +26,10 @@
 //! | `secret_audit_log` | `secret?`, `action?`, `limit?` | `{events: [AuditEvent]}` | read-only |
 //! | `secret_status` | | `Status` | read-only |
 //!
-//! `SecretInfo` is `{name, tags, allow_hosts, allow_programs,
-//! allow_output_files, created, rotated, expires, project}`; `EntryOutcome`
+//! `SecretInfo` (the agent protocol's own shape, from `claulock-proto`) is
+//! `{name, tags, allow_hosts, allow_programs, allow_revealing,
+//! allow_output_files, created, rotated, expires, project,
+//! superseded_values}`; `EntryOutcome`
 //! is `{name, state: stored|pending|declined|expired, message, url,
 //! terminal_command}`. The full input and output JSON Schemas of every tool
 //! are in [`tools`] (generated from the server; a test keeps them current).

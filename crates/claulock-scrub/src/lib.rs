@@ -85,6 +85,8 @@
 //! # Crate features
 //!
 //! - `io`: `ScrubWriter`, an `std::io::Write` adapter.
+//! - `json`: [`json::scrub_strings`], every string of a JSON value scrubbed
+//!   in its shape (a tool's result, a transcript line).
 
 #![forbid(unsafe_code)]
 
@@ -92,6 +94,8 @@ mod breaks;
 mod forms;
 #[cfg(feature = "io")]
 mod io;
+#[cfg(feature = "json")]
+pub mod json;
 mod matcher;
 mod scrubber;
 mod stream;

@@ -35,7 +35,8 @@ use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
-use crate::agent::{Meta, Request};
+use claulock_proto::{Client, NewSecret as Meta, Request, SecretBytes};
+
 use crate::home::Home;
 
 /// How long an entry page lives (at most; `entry_open` may ask for less).
@@ -71,7 +72,7 @@ pub(crate) type Shared = Arc<Mutex<Book>>;
 fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     claulock_vault::Random::fill(&mut crate::osrand::OsRandom, &mut b);
-    crate::agent::to_hex(&b)
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Opens an entry; starts the page server on first use. Returns
@@ -96,7 +97,7 @@ pub(crate) fn open(
             let listener = TcpListener::bind(("127.0.0.1", 0))
                 .map_err(|e| format!("cannot open the loopback page: {e}"))?;
             let port = listener.local_addr().map_err(|e| e.to_string())?.port();
-            let (shared, socket) = (Arc::clone(book), home.socket.clone());
+            let (shared, socket) = (Arc::clone(book), home.client());
             std::thread::spawn(move || serve(&listener, &shared, &socket, port));
             b.port = Some(port);
             port
@@ -141,7 +142,7 @@ pub(crate) fn close(book: &Shared, id: &str) {
     }
 }
 
-fn serve(listener: &TcpListener, book: &Shared, socket: &std::path::Path, port: u16) {
+fn serve(listener: &TcpListener, book: &Shared, socket: &Client, port: u16) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
@@ -216,7 +217,7 @@ fn read_request(stream: &TcpStream) -> Option<HttpRequest> {
     })
 }
 
-fn handle(req: &HttpRequest, book: &Shared, socket: &std::path::Path, port: u16) -> String {
+fn handle(req: &HttpRequest, book: &Shared, socket: &Client, port: u16) -> String {
     let Some(token) = req
         .path
         .strip_prefix("/enter/")
@@ -329,16 +330,16 @@ fn handle(req: &HttpRequest, book: &Shared, socket: &std::path::Path, port: u16)
                     None,
                 );
             }
-            let hex = Zeroizing::new(crate::agent::to_hex(&value));
+            let value = SecretBytes::from(&value[..]);
             let request = if p.rotate {
                 Request::Rotate {
                     name: p.name.clone(),
-                    value: hex.to_string(),
+                    value,
                 }
             } else {
                 Request::Add {
                     name: p.name.clone(),
-                    value: hex.to_string(),
+                    value,
                     meta: p.meta.clone(),
                 }
             };
@@ -348,7 +349,7 @@ fn handle(req: &HttpRequest, book: &Shared, socket: &std::path::Path, port: u16)
             // stays in the book until `entry_state` reports it.
             p.used = true;
             drop(b);
-            match crate::agent::call_at(socket, request) {
+            match socket.done(&request) {
                 Ok(_) => page(
                     200,
                     "Stored",
@@ -361,7 +362,7 @@ fn handle(req: &HttpRequest, book: &Shared, socket: &std::path::Path, port: u16)
                 Err(e) => page(
                     400,
                     "Not stored",
-                    &format!("<p>{}</p>", html(&format!("{e:#}"))),
+                    &format!("<p>{}</p>", html(&e.to_string())),
                     None,
                 ),
             }

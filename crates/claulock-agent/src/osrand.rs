@@ -1,7 +1,7 @@
 //! The operating system's random generator, for the vault.
 
 /// Random bytes from `getrandom(2)`.
-pub(crate) struct OsRandom;
+pub struct OsRandom;
 
 impl claulock_vault::Random for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) {

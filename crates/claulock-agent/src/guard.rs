@@ -1,6 +1,6 @@
-//! The agent's work for the Claude Code hooks: scrub text, scan files,
-//! with the whole vault as the dictionary. It runs inside the agent, so
-//! the values never leave it; the answers hold redacted text and names.
+//! The agent's work for the hooks: scrub text, scan files, with the whole
+//! vault as the dictionary. It runs inside the agent, so the values never
+//! leave it; the answers hold redacted text and names.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -22,7 +22,10 @@ const SKIP_DIRS: &[&str] = &[".git", "node_modules", "target", ".venv", "__pycac
 /// The scrubber for every value in the vault, superseded ones included,
 /// and for `extra` strings (credential-shaped text from a blocked prompt,
 /// named `UNSTORED_CREDENTIAL`); `None` when there is nothing to catch.
-pub(crate) fn scrubber(vault: &Vault, extra: &[String]) -> Result<Option<Scrubber>, String> {
+pub(crate) fn scrubber(
+    vault: &Vault,
+    extra: &[claulock_proto::SecretBytes],
+) -> Result<Option<Scrubber>, String> {
     let mut b = Scrubber::builder();
     let mut any = false;
     for s in vault.secrets() {
@@ -33,7 +36,7 @@ pub(crate) fn scrubber(vault: &Vault, extra: &[String]) -> Result<Option<Scrubbe
         any = true;
     }
     for e in extra {
-        b.secret("UNSTORED_CREDENTIAL", e.as_bytes());
+        b.secret("UNSTORED_CREDENTIAL", e.expose());
         any = true;
     }
     if !any {
@@ -64,6 +67,18 @@ pub(crate) fn merge(total: &mut Vec<Catch>, more: Vec<Catch>) {
             None => total.push(c),
         }
     }
+}
+
+/// Catches as the protocol carries them.
+pub(crate) fn wire(caught: Vec<Catch>) -> Vec<claulock_proto::Caught> {
+    caught
+        .into_iter()
+        .map(|c| claulock_proto::Caught {
+            secret: c.secret,
+            form: c.form.to_string(),
+            count: c.count,
+        })
+        .collect()
 }
 
 /// The files under `paths` that hold a value, with the secrets they hold.

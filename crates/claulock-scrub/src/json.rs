@@ -1,12 +1,11 @@
-//! Scrubbing a tool's response in its own shape.
+//! Scrubbing a JSON value in its own shape (feature `json`).
 //!
-//! Claude Code 2.1 takes a PostToolUse `updatedToolOutput` only in the
-//! tool's own result shape (for Bash `{stdout, stderr, interrupted,
-//! isImage}`; for Read `{type, file: {content, ...}}`; for Grep
-//! `{mode, content, filenames, ...}`; a bare string is ignored). Rather
-//! than model each tool, this walks the response and scrubs every string
-//! in place, keys included, so any tool's shape, known or not, comes back
-//! as it went in.
+//! Coding agents take a replaced tool result only in the tool's own shape
+//! (Claude Code 2.1: for Bash `{stdout, stderr, interrupted, isImage}`; for
+//! Read `{type, file: {content, ...}}`; a bare string is ignored). Rather
+//! than model each tool, [`scrub_strings`] walks the value and rewrites
+//! every string in place, keys included, so any shape, known or not, comes
+//! back as it went in.
 
 use serde_json::Value;
 
@@ -18,11 +17,24 @@ pub fn scrub_strings(
     scrub: &mut dyn FnMut(&str) -> Option<String>,
 ) -> Option<Value> {
     let mut changed = false;
-    let out = walk(response, scrub, &mut changed);
+    let out = walk(response, scrub, true, &mut changed);
     changed.then_some(out)
 }
 
-fn walk(v: &Value, scrub: &mut dyn FnMut(&str) -> Option<String>, changed: &mut bool) -> Value {
+/// Replaces every string *value* of `response` with `with(value)`, keeping
+/// the keys: the shape stays the one the agent expects (for withholding a
+/// result that cannot be scrubbed).
+pub fn replace_values(response: &Value, with: &mut dyn FnMut(&str) -> String) -> Value {
+    let mut changed = false;
+    walk(response, &mut |s| Some(with(s)), false, &mut changed)
+}
+
+fn walk(
+    v: &Value,
+    scrub: &mut dyn FnMut(&str) -> Option<String>,
+    keys: bool,
+    changed: &mut bool,
+) -> Value {
     match v {
         Value::String(s) => match scrub(s) {
             Some(t) => {
@@ -31,18 +43,18 @@ fn walk(v: &Value, scrub: &mut dyn FnMut(&str) -> Option<String>, changed: &mut 
             }
             None => v.clone(),
         },
-        Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, scrub, changed)).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|x| walk(x, scrub, keys, changed)).collect()),
         Value::Object(o) => Value::Object(
             o.iter()
                 .map(|(k, x)| {
-                    let key = match scrub(k) {
+                    let key = match keys.then(|| scrub(k)).flatten() {
                         Some(t) => {
                             *changed = true;
                             t
                         }
                         None => k.clone(),
                     };
-                    (key, walk(x, scrub, changed))
+                    (key, walk(x, scrub, keys, changed))
                 })
                 .collect(),
         ),
@@ -77,6 +89,16 @@ mod tests {
         let out = scrub_strings(&r, &mut redact).unwrap();
         assert!(!out.to_string().contains("CANARY"), "{out}");
         assert_eq!(out["file"]["numLines"], 1);
+    }
+
+    #[test]
+    fn replacing_values_keeps_keys_and_other_types() {
+        let r = json!({"stdout": "CANARY", "n": 1, "list": ["a", true]});
+        let out = replace_values(&r, &mut |_| "withheld".into());
+        assert_eq!(
+            out,
+            json!({"stdout": "withheld", "n": 1, "list": ["withheld", true]})
+        );
     }
 
     #[test]

@@ -15,9 +15,14 @@ use rustix::fs::{FlockOperation, flock};
 use crate::home::Home;
 
 /// An exclusive lock on the vault, held while it lives.
-pub(crate) struct Lock(#[allow(dead_code)] File); // held for its drop, never read
+pub struct Lock(#[allow(dead_code)] File); // held for its drop, never read
 
-pub(crate) fn lock(home: &Home) -> anyhow::Result<Lock> {
+/// Takes the vault's lock (waits for it).
+///
+/// # Errors
+///
+/// When the lock file cannot be opened or locked.
+pub fn lock(home: &Home) -> anyhow::Result<Lock> {
     let f = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -29,7 +34,12 @@ pub(crate) fn lock(home: &Home) -> anyhow::Result<Lock> {
     Ok(Lock(f))
 }
 
-pub(crate) fn read(home: &Home) -> anyhow::Result<Vec<u8>> {
+/// The vault file's bytes.
+///
+/// # Errors
+///
+/// When there is no vault (saying to run `claulock init`), or it cannot be read.
+pub fn read(home: &Home) -> anyhow::Result<Vec<u8>> {
     match std::fs::read(&home.vault) {
         Ok(b) => Ok(b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
@@ -41,7 +51,11 @@ pub(crate) fn read(home: &Home) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Replaces the vault with `bytes`. The caller holds the lock.
-pub(crate) fn write(home: &Home, bytes: &[u8], _lock: &Lock) -> anyhow::Result<()> {
+///
+/// # Errors
+///
+/// When any step fails; the old vault is then still in place.
+pub fn write(home: &Home, bytes: &[u8], _lock: &Lock) -> anyhow::Result<()> {
     let tmp = home.dir.join("vault.clv.tmp");
     let mut f = OpenOptions::new()
         .create(true)

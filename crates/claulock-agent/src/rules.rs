@@ -6,7 +6,11 @@ use claulock_core::policy::SecretRules;
 use claulock_core::time::Timestamp;
 
 /// Builds the rules of secret `name` from its metadata fields.
-pub(crate) fn secret_rules(
+///
+/// # Errors
+///
+/// When a host pattern is invalid.
+pub fn secret_rules(
     name: &str,
     hosts: &[String],
     programs: &[String],

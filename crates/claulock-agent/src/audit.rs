@@ -43,7 +43,11 @@ fn clean(v: &str) -> String {
 }
 
 /// Appends one event. `fields` are names and metadata, never values.
-pub(crate) fn append(
+///
+/// # Errors
+///
+/// When the log cannot be opened, locked or written.
+pub fn append(
     home: &Home,
     action: &str,
     name: &str,
@@ -104,7 +108,7 @@ fn last_hash(f: &mut std::fs::File) -> Option<String> {
 }
 
 /// Checks the chain: `Ok(lines)` or the first broken line's number.
-pub(crate) fn verify(text: &str) -> Result<usize, usize> {
+pub fn verify(text: &str) -> Result<usize, usize> {
     let mut prev = GENESIS.to_owned();
     let mut n = 0;
     for (i, line) in text.lines().enumerate() {
@@ -120,9 +124,82 @@ pub(crate) fn verify(text: &str) -> Result<usize, usize> {
     Ok(n)
 }
 
+/// One line of the log, read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// What happened (`resolve`, `denied`, `scrubbed`, …).
+    pub action: String,
+    /// The secret it concerns, if any.
+    pub secret: Option<String>,
+    /// Its `key=value` fields, in order, without the chain hash.
+    pub fields: Vec<(String, String)>,
+}
+
+impl Event {
+    /// Reads one line; `None` for one that is not an event.
+    pub fn parse(line: &str) -> Option<Event> {
+        let mut words = line.split(' ');
+        let (time, action, secret) = (words.next()?, words.next()?, words.next()?);
+        if time.is_empty() || action.is_empty() || secret.is_empty() {
+            return None;
+        }
+        let fields = words
+            .filter_map(|w| w.split_once('='))
+            .filter(|(k, _)| *k != "h")
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Some(Event {
+            time: time.to_owned(),
+            action: action.to_owned(),
+            secret: (secret != "-").then(|| secret.to_owned()),
+            fields,
+        })
+    }
+
+    /// The fields as logged: `key=value key=value`.
+    pub fn details(&self) -> String {
+        self.fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// When, as a time (`None` for a malformed one).
+    pub fn when(&self) -> Option<std::time::SystemTime> {
+        humantime::parse_rfc3339(&self.time).ok()
+    }
+}
+
+/// The log's text (empty when there is none yet).
+///
+/// # Errors
+///
+/// When it exists but cannot be read.
+pub fn read(home: &Home) -> anyhow::Result<String> {
+    match std::fs::read_to_string(&home.audit) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(e).context("cannot read the audit log"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_read_back_without_their_hash() {
+        let e = Event::parse("2026-01-01T00:00:00Z resolve T caller=exec host=x h=00ff").unwrap();
+        assert_eq!(e.action, "resolve");
+        assert_eq!(e.secret.as_deref(), Some("T"));
+        assert_eq!(e.details(), "caller=exec host=x");
+        let e = Event::parse("2026-01-01T00:00:00Z unlock - h=00").unwrap();
+        assert_eq!((e.secret.clone(), e.details()), (None, String::new()));
+        assert!(Event::parse("garbage").is_none());
+    }
 
     #[test]
     fn last_hash_reads_the_tail_whatever_the_line_lengths() {

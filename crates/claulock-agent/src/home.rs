@@ -7,19 +7,30 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 /// The paths of one ClauLock home.
-pub(crate) struct Home {
+#[derive(Clone, Debug)]
+pub struct Home {
+    /// The directory (`CLAULOCK_HOME`).
     pub dir: PathBuf,
+    /// The vault file.
     pub vault: PathBuf,
+    /// The vault before its last change.
     pub backup: PathBuf,
+    /// The lock file that serializes vault writes.
     pub lock: PathBuf,
+    /// The audit log.
     pub audit: PathBuf,
+    /// The agent's socket (`CLAULOCK_SOCKET`, or `agent.sock` inside).
     pub socket: PathBuf,
 }
 
 impl Home {
-    /// Resolves the home from the environment (the only place the CLI reads
-    /// configuration from it: paths, never secrets).
-    pub(crate) fn from_env() -> anyhow::Result<Home> {
+    /// Resolves the home from the environment (the only place ClauLock
+    /// reads configuration from it: paths, never secrets).
+    ///
+    /// # Errors
+    ///
+    /// When neither `CLAULOCK_HOME` nor `HOME` is set.
+    pub fn from_env() -> anyhow::Result<Home> {
         let dir = match std::env::var_os("CLAULOCK_HOME") {
             Some(d) if !d.is_empty() => PathBuf::from(d),
             _ => {
@@ -33,18 +44,36 @@ impl Home {
             _ => dir.join("agent.sock"),
         };
         Ok(Home {
+            socket,
+            ..Home::at(dir)
+        })
+    }
+
+    /// The home in directory `dir`, its socket inside it.
+    pub fn at(dir: impl Into<PathBuf>) -> Home {
+        let dir = dir.into();
+        Home {
             vault: dir.join("vault.clv"),
             backup: dir.join("vault.clv.bak"),
             lock: dir.join("vault.lock"),
             audit: dir.join("audit.log"),
-            socket,
+            socket: dir.join("agent.sock"),
             dir,
-        })
+        }
+    }
+
+    /// A client of the agent serving this home.
+    pub fn client(&self) -> claulock_proto::Client {
+        claulock_proto::Client::new(&self.socket, &self.vault)
     }
 
     /// Creates the directory (mode 0700) or checks that an existing one is
     /// closed to other users.
-    pub(crate) fn ensure_dir(&self) -> anyhow::Result<()> {
+    ///
+    /// # Errors
+    ///
+    /// When it cannot be created, or is open to other users.
+    pub fn ensure_dir(&self) -> anyhow::Result<()> {
         if !self.dir.exists() {
             std::fs::DirBuilder::new()
                 .recursive(true)

@@ -29,7 +29,7 @@ const SYSTEM_LIB_DIRS: &[&str] = &[
 
 /// Checks that process `pid` is the exec wrapper of this binary, running
 /// only trusted code. The error says why not (for the audit log).
-pub(crate) fn verify_exec_peer(pid: i32) -> Result<(), String> {
+pub fn verify_exec_peer(pid: i32) -> Result<(), String> {
     let own = std::fs::metadata("/proc/self/exe")
         .map_err(|e| format!("cannot inspect the agent itself: {e}"))?;
     let exe = std::fs::metadata(format!("/proc/{pid}/exe"))
@@ -71,4 +71,52 @@ pub(crate) fn verify_exec_peer(pid: i32) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Who sent a request: what the agent knows of the process on the other
+/// end of the socket.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    exec: Result<(), String>,
+    cwd: Option<std::path::PathBuf>,
+}
+
+impl Peer {
+    /// The process `pid`, inspected through `/proc`: whether it is the
+    /// exec wrapper of this binary running trusted code, and its working
+    /// directory.
+    pub fn inspect(pid: i32) -> Peer {
+        Peer {
+            exec: verify_exec_peer(pid),
+            cwd: crate::agent::peer_cwd(pid),
+        }
+    }
+
+    /// A client that is not the exec wrapper (it may ask anything but
+    /// values).
+    pub fn client() -> Peer {
+        Peer {
+            exec: Err("the peer was not inspected".into()),
+            cwd: None,
+        }
+    }
+
+    /// A trusted exec wrapper running in `cwd`: for an embedder that runs
+    /// the agent in its own process, and for tests.
+    pub fn exec_wrapper_in(cwd: impl Into<std::path::PathBuf>) -> Peer {
+        Peer {
+            exec: Ok(()),
+            cwd: Some(cwd.into()),
+        }
+    }
+
+    /// `Ok` when the peer may receive values, else why not.
+    pub fn exec_wrapper(&self) -> Result<(), String> {
+        self.exec.clone()
+    }
+
+    /// Its working directory, read from `/proc` (never from the request).
+    pub fn cwd(&self) -> Option<&std::path::Path> {
+        self.cwd.as_deref()
+    }
 }

@@ -1,0 +1,691 @@
+//! [`Agent`]: the unlocked vault and the answer to every request.
+//!
+//! `Agent::handle(request, peer, now)` is the whole protocol, in process:
+//! the socket server ([`crate::server`]) only frames lines and finds out
+//! who the peer is, so the protocol is tested without sockets, and an
+//! embedder can run an agent inside its own process.
+//!
+//! The agent serves many clients at once. Its state sits behind one
+//! mutex, held only while a request reads or changes the vault: the slow
+//! work (scanning files, sweeping, scrubbing streams) runs on a shared
+//! handle to the cached scrubber, outside the lock. Mutations are
+//! serialized by that mutex and the vault file's lock, so concurrent
+//! `claulock add` calls cannot lose each other's secrets.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, UNIX_EPOCH};
+
+use claulock_core::policy::{CheckContext, Decision, Policy};
+use claulock_proto::{
+    AgentStatus, Binding, EntryState, EntryTicket, Error, Finding, NewSecret, Reply, Request,
+    Resolution, SecretBytes, SecretInfo, Verdict,
+};
+use claulock_scrub::Scrubber;
+use claulock_vault::{KdfParams, Metadata, Secret, SecretValue, Vault, VaultError};
+use zeroize::Zeroizing;
+
+use crate::audit;
+use crate::guard;
+use crate::home::Home;
+use crate::osrand::OsRandom;
+use crate::peer::Peer;
+use crate::{entry, project, rules, store};
+
+/// How the agent was started.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Lock after this long without a use.
+    pub idle_timeout: Option<Duration>,
+}
+
+/// The unlocked vault, serving requests.
+pub struct Agent {
+    home: Home,
+    options: Options,
+    state: Mutex<State>,
+    /// When the vault was last used, in Unix seconds (a status check is
+    /// not a use).
+    last_use: AtomicI64,
+    memory_locked: bool,
+    /// Open value entries and their loopback page ([`crate::entry`]).
+    entries: entry::Shared,
+}
+
+struct State {
+    /// `None` once locked: the keys and values are gone.
+    vault: Option<Box<Vault>>,
+    /// The whole vault as a scrubber (`Some(None)`: nothing to scrub
+    /// with), built on first use and dropped on every change.
+    scrubber: Option<Option<Arc<Scrubber>>>,
+    /// The vault's rules as the core's policy, likewise cached.
+    policy: Option<Arc<Policy>>,
+    /// Keeps the pages holding the data key out of swap while it lives.
+    _memory: Option<region::LockGuard>,
+}
+
+impl State {
+    fn vault(&self) -> Result<&Vault, Error> {
+        self.vault.as_deref().ok_or(Error::Locked)
+    }
+
+    fn vault_mut(&mut self) -> Result<&mut Vault, Error> {
+        self.vault.as_deref_mut().ok_or(Error::Locked)
+    }
+
+    /// Forgets what was derived from the vault (after a change).
+    fn changed(&mut self) {
+        self.scrubber = None;
+        self.policy = None;
+    }
+}
+
+fn vault_error(e: VaultError) -> Error {
+    match e {
+        VaultError::NotFound(name) => Error::NotFound { name },
+        VaultError::Exists(name) => Error::Exists { name },
+        other => Error::invalid(other.to_string()),
+    }
+}
+
+/// RFC 3339 of Unix seconds.
+fn rfc3339(t: i64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t.max(0).unsigned_abs()))
+        .to_string()
+}
+
+/// A secret's metadata as the protocol shows it: never the value, its
+/// length, or any part of it.
+pub fn info(s: &Secret) -> SecretInfo {
+    SecretInfo {
+        name: s.name.clone(),
+        tags: s.meta.tags.clone(),
+        allow_hosts: s.meta.allow_hosts.clone(),
+        allow_programs: s.meta.allow_programs.clone(),
+        allow_revealing: s.meta.allow_revealing.clone(),
+        allow_output_files: s.meta.allow_output_files,
+        created: Some(rfc3339(s.meta.created)),
+        rotated: s.meta.rotated.map(rfc3339),
+        expires: s.meta.expires.map(rfc3339),
+        project: s.meta.project.clone(),
+        superseded_values: s.superseded.len() as u64,
+    }
+}
+
+impl Agent {
+    /// An agent serving `vault`, whose files live in `home`.
+    pub fn new(home: Home, vault: Vault, options: Options, now: i64) -> Agent {
+        let vault = Box::new(vault);
+        // The pages of the key schedule, where the OS allows it
+        // (RLIMIT_MEMLOCK); the values are heap allocations that zeroize
+        // on drop.
+        let memory = region::lock(
+            std::ptr::from_ref::<Vault>(&vault),
+            std::mem::size_of::<Vault>(),
+        )
+        .ok();
+        Agent {
+            home,
+            options,
+            memory_locked: memory.is_some(),
+            state: Mutex::new(State {
+                vault: Some(vault),
+                scrubber: None,
+                policy: None,
+                _memory: memory,
+            }),
+            last_use: AtomicI64::new(now),
+            entries: entry::Shared::default(),
+        }
+    }
+
+    /// Its files.
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A request that panicked left the state as it was before its
+        // change (changes are applied whole): go on with it.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether it has been locked (it answers [`Error::Locked`] from then
+    /// on).
+    pub fn is_locked(&self) -> bool {
+        self.state().vault.is_none()
+    }
+
+    /// Drops the keys and every value now.
+    pub fn lock(&self, reason: &str) {
+        let mut state = self.state();
+        if state.vault.take().is_some() {
+            state.changed();
+            self.audit("lock", "", &[("reason", reason.to_owned())]);
+        }
+    }
+
+    /// Seconds since the last use.
+    pub fn idle_secs(&self, now: i64) -> i64 {
+        now.saturating_sub(self.last_use.load(Ordering::Relaxed))
+    }
+
+    /// The idle timeout it was started with.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.options.idle_timeout
+    }
+
+    fn audit(&self, action: &str, name: &str, fields: &[(&str, String)]) {
+        let _ = audit::append(&self.home, action, name, fields);
+    }
+
+    /// Audits what a scrubber caught, as `scrubbed` by `caller`.
+    pub fn audit_caught(&self, caught: &[claulock_proto::Caught], caller: &str) {
+        for c in caught {
+            let f = [
+                ("caller", caller.to_owned()),
+                ("form", c.form.clone()),
+                ("count", c.count.to_string()),
+            ];
+            self.audit("scrubbed", &c.secret, &f);
+        }
+    }
+
+    /// The whole-vault scrubber (`None`: an empty vault, nothing to catch).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`]; [`Error::Failed`] when it cannot be built.
+    pub fn scrubber(&self) -> Result<Option<Arc<Scrubber>>, Error> {
+        let mut state = self.state();
+        if let Some(s) = &state.scrubber {
+            return Ok(s.clone());
+        }
+        let built = guard::scrubber(state.vault()?, &[])
+            .map_err(Error::failed)?
+            .map(Arc::new);
+        state.scrubber = Some(built.clone());
+        Ok(built)
+    }
+
+    /// Answers one request. `peer` says who asks (only the exec wrapper
+    /// may resolve values); `now` is the time, in Unix seconds.
+    ///
+    /// [`Request::Pipe`] needs the streams themselves: the server passes
+    /// them to [`crate::pipe::run`]; here it is an error.
+    ///
+    /// # Errors
+    ///
+    /// The request's error; [`Error::Locked`] once locked.
+    pub fn handle(&self, req: Request, peer: &Peer, now: i64) -> Result<Reply, Error> {
+        if req.is_use() {
+            self.last_use.store(now, Ordering::Relaxed);
+        }
+        match req {
+            Request::Status => {
+                let state = self.state();
+                Ok(Reply::Status(AgentStatus {
+                    secrets: state.vault()?.secrets().count() as u64,
+                    pid: std::process::id(),
+                    idle_timeout_secs: self.options.idle_timeout.map(|d| d.as_secs()),
+                    key_memory_locked: self.memory_locked,
+                    non_dumpable: crate::daemon::is_non_dumpable(),
+                }))
+            }
+            Request::List => Ok(Reply::Secrets(
+                self.state().vault()?.secrets().map(info).collect(),
+            )),
+            Request::Describe { name } => self.describe(&name).map(Reply::Secret),
+            Request::Lock { reason } => {
+                self.lock(reason.as_deref().unwrap_or("request"));
+                Ok(Reply::Done)
+            }
+            Request::Add { name, value, meta } => self.add(name, &value, meta, now),
+            Request::Rotate { name, value } => {
+                let value = SecretValue::new(value.expose().to_vec());
+                self.mutate("rotate", &name, &[], |v| v.rotate(&name, value, now))
+            }
+            Request::Remove { name } => {
+                self.mutate("remove", &name, &[], |v| v.remove(&name).map(|_| ()))
+            }
+            Request::Tag { name, add, remove } => {
+                let fields = [("added", add.join(",")), ("removed", remove.join(","))];
+                self.mutate("tag", &name, &fields, |v| {
+                    let s = v
+                        .get_mut(&name)
+                        .ok_or_else(|| VaultError::NotFound(name.clone()))?;
+                    s.meta.tags.retain(|t| !remove.contains(t));
+                    for t in &add {
+                        if !s.meta.tags.contains(t) {
+                            s.meta.tags.push(t.clone());
+                        }
+                    }
+                    Ok(())
+                })?;
+                self.describe(&name).map(Reply::Secret)
+            }
+            Request::Passwd { old, new } => self.passwd(&old, &new),
+            Request::Resolve { command } => self.resolve(&command, peer, now),
+            Request::Decide { command, cwd } => {
+                let decision = self.decide(&command, Path::new(&cwd), now)?;
+                Ok(Reply::Decision(self.verdict(&decision, "hook")))
+            }
+            Request::Report { secrets, exit } => {
+                for secret in secrets {
+                    let f = [("caller", "exec".to_owned()), ("exit", exit.to_string())];
+                    self.audit("exit", &secret, &f);
+                }
+                Ok(Reply::Done)
+            }
+            Request::Scrub { text, caller } => {
+                let Some(s) = self.scrubber()? else {
+                    return Ok(Reply::Scrubbed {
+                        text: None,
+                        caught: Vec::new(),
+                    });
+                };
+                let (out, caught) = guard::scrub(&s, text.as_bytes());
+                let caught = guard::wire(caught);
+                self.audit_caught(&caught, &caller);
+                let text = (!caught.is_empty()).then(|| String::from_utf8_lossy(&out).into_owned());
+                Ok(Reply::Scrubbed { text, caught })
+            }
+            Request::ScrubJson { value, caller } => {
+                let Some(s) = self.scrubber()? else {
+                    return Ok(Reply::ScrubbedJson {
+                        value: None,
+                        caught: Vec::new(),
+                    });
+                };
+                let mut caught = Vec::new();
+                let value = claulock_scrub::json::scrub_strings(&value, &mut |text: &str| {
+                    let (out, c) = guard::scrub(&s, text.as_bytes());
+                    let hit = !c.is_empty();
+                    guard::merge(&mut caught, c);
+                    hit.then(|| String::from_utf8_lossy(&out).into_owned())
+                });
+                let caught = guard::wire(caught);
+                self.audit_caught(&caught, &caller);
+                Ok(Reply::ScrubbedJson { value, caught })
+            }
+            Request::Scan { paths } => {
+                let Some(s) = self.scrubber()? else {
+                    return Ok(Reply::Findings(Vec::new()));
+                };
+                Ok(Reply::Findings(
+                    guard::scan(&s, &paths)
+                        .into_iter()
+                        .map(|(path, secrets)| Finding {
+                            path: path.display().to_string(),
+                            secrets: secrets.into_iter().collect(),
+                        })
+                        .collect(),
+                ))
+            }
+            Request::Sweep { paths, extra } => self.sweep(&paths, &extra),
+            Request::Pipe { .. } => Err(Error::invalid(
+                "a pipe request carries its streams as file descriptors over the agent's socket",
+            )),
+            Request::EntryOpen {
+                name,
+                rotate,
+                meta,
+                ttl_secs,
+            } => self.entry_open(&name, rotate, meta, ttl_secs, now),
+            Request::EntryState { id } => self.entry_state(&id),
+            // A request of a newer client this agent does not know.
+            #[allow(unreachable_patterns)] // `Request` is non_exhaustive for other crates
+            _ => Err(Error::invalid("this agent does not know that request")),
+        }
+    }
+
+    fn describe(&self, name: &str) -> Result<SecretInfo, Error> {
+        self.state()
+            .vault()?
+            .get(name)
+            .map(info)
+            .ok_or_else(|| Error::NotFound { name: name.into() })
+    }
+
+    /// The policy's decision on `command` run in `cwd`: the vault's rules
+    /// narrowed by the project's `.claulock.toml`.
+    fn decide(&self, command: &str, cwd: &Path, now: i64) -> Result<Decision, Error> {
+        let mut policy = self.policy()?;
+        let root = project::root(cwd);
+        if let Some(file) = root.as_ref().map(|r| r.join(project::POLICY_FILE))
+            && let Ok(text) = std::fs::read_to_string(&file)
+        {
+            let narrower = claulock_core::policy_file::parse(&text)
+                .map_err(|e| Error::invalid(format!("in {}: {e}", file.display())))?;
+            Arc::make_mut(&mut policy).narrow(&narrower);
+        }
+        let ctx = CheckContext {
+            now: claulock_core::time::Timestamp::from_unix(now),
+            project: root.map(|r| r.display().to_string()),
+            // Remotes matter only to git, and asking git costs a process.
+            environment: claulock_core::analysis::Environment {
+                git_remotes: if command.contains("git") {
+                    project::git_remotes(cwd)
+                } else {
+                    Default::default()
+                },
+            },
+        };
+        Ok(claulock_core::policy::decide(command, &policy, &ctx))
+    }
+
+    /// The vault's rules as a policy (cached until the vault changes).
+    fn policy(&self) -> Result<Arc<Policy>, Error> {
+        let mut state = self.state();
+        if let Some(p) = &state.policy {
+            return Ok(Arc::clone(p));
+        }
+        let mut policy = Policy::new();
+        for s in state.vault()?.secrets() {
+            let m = &s.meta;
+            let r = rules::secret_rules(
+                &s.name,
+                &m.allow_hosts,
+                &m.allow_programs,
+                &m.allow_revealing,
+                m.allow_output_files,
+                m.expires.map(claulock_core::time::Timestamp::from_unix),
+                m.project.clone(),
+            )
+            .map_err(|e| Error::failed(format!("{e:#}")))?;
+            policy.insert(s.name.clone(), r);
+        }
+        let policy = Arc::new(policy);
+        state.policy = Some(Arc::clone(&policy));
+        Ok(policy)
+    }
+
+    /// The decision as the protocol shows it; refusals are audited.
+    fn verdict(&self, decision: &Decision, caller: &str) -> Verdict {
+        for r in &decision.refusals {
+            let secret = r.secret.clone().unwrap_or_default();
+            let f = [("caller", caller.to_owned()), ("rule", r.rule.to_string())];
+            self.audit("denied", &secret, &f);
+        }
+        Verdict {
+            allowed: decision.allowed,
+            refusals: decision.refusals.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    /// Decides on a command for the exec wrapper and hands it the plan and
+    /// the values of the placeholders it uses: nothing else.
+    fn resolve(&self, command: &str, peer: &Peer, now: i64) -> Result<Reply, Error> {
+        let names = claulock_core::grammar::placeholders(command)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        if names.is_empty() {
+            // Nothing to substitute: run the command as written (escapes
+            // undone when the command can be read). No value, so any peer.
+            let plan = claulock_core::substitute::substitution_plan(command)
+                .map_or_else(|_| command.to_owned(), |p| p.command);
+            return Ok(Reply::Resolved(Resolution {
+                plan,
+                bindings: Vec::new(),
+            }));
+        }
+        if let Err(why) = peer.exec_wrapper() {
+            let f = [("reason", "untrusted-peer".into()), ("why", why.clone())];
+            self.audit("denied", "", &f);
+            return Err(Error::UntrustedPeer { why });
+        }
+        let cwd = peer.cwd().ok_or_else(|| {
+            Error::failed("cannot read the caller's working directory".to_string())
+        })?;
+        let decision = self.decide(command, cwd, now)?;
+        if !decision.allowed {
+            let verdict = self.verdict(&decision, "exec");
+            return Err(Error::Refused {
+                reasons: verdict.refusals,
+            });
+        }
+        let (Some(plan), Some(analysis)) = (decision.plan, decision.analysis) else {
+            return Err(Error::failed("no plan for an allowed command"));
+        };
+        let host = analysis.destinations.iter().find_map(|d| match &d.target {
+            claulock_core::destination::Target::Host { host } => Some(host.clone()),
+            _ => None,
+        });
+        let state = self.state();
+        let vault = state.vault()?;
+        let mut bindings = Vec::new();
+        for b in &plan.bindings {
+            let secret = vault.get(&b.secret).ok_or_else(|| Error::NotFound {
+                name: b.secret.clone(),
+            })?;
+            let program = analysis
+                .uses
+                .iter()
+                .find(|u| u.secret == b.secret)
+                .and_then(|u| u.program.clone());
+            let f = [
+                ("caller", "exec".to_owned()),
+                ("program", program.unwrap_or_else(|| "?".into())),
+                ("host", host.clone().unwrap_or_else(|| "-".into())),
+            ];
+            self.audit("resolve", &b.secret, &f);
+            bindings.push(Binding {
+                env: b.env_var.clone(),
+                value: SecretBytes::from(secret.value.expose()),
+            });
+        }
+        Ok(Reply::Resolved(Resolution {
+            plan: plan.command,
+            bindings,
+        }))
+    }
+
+    /// Sweeps files; `extra` strings (credential-shaped text from a
+    /// blocked prompt) are redacted too, as `UNSTORED_CREDENTIAL`.
+    fn sweep(&self, paths: &[String], extra: &[SecretBytes]) -> Result<Reply, Error> {
+        let scrubber = if extra.is_empty() {
+            self.scrubber()?
+        } else {
+            let state = self.state();
+            guard::scrubber(state.vault()?, extra)
+                .map_err(Error::failed)?
+                .map(Arc::new)
+        };
+        let Some(s) = scrubber else {
+            return Ok(Reply::Swept(Default::default()));
+        };
+        let report = crate::sweep::sweep(&s, paths);
+        for c in &report.changed {
+            let f = [
+                ("caller", "sweep".to_owned()),
+                ("file", c.file.clone()),
+                ("form", c.form.clone()),
+                ("count", c.count.to_string()),
+            ];
+            self.audit("swept", &c.secret, &f);
+        }
+        Ok(Reply::Swept(report))
+    }
+
+    /// Opens a one-time page for the human to enter `name`'s value.
+    fn entry_open(
+        &self,
+        name: &str,
+        rotate: bool,
+        meta: NewSecret,
+        ttl_secs: Option<u64>,
+        now: i64,
+    ) -> Result<Reply, Error> {
+        let ttl = ttl_secs.map_or(entry::TTL, |s| {
+            Duration::from_secs(s.max(1)).min(entry::TTL)
+        });
+        if !claulock_core::grammar::is_valid_name(name) {
+            return Err(Error::invalid(format!(
+                "{name:?} is not a valid secret name: a letter or `_`, then letters, digits and `_`"
+            )));
+        }
+        let exists = self.state().vault()?.get(name).is_some();
+        match (rotate, exists) {
+            (false, true) => return Err(Error::Exists { name: name.into() }),
+            (true, false) => return Err(Error::NotFound { name: name.into() }),
+            _ => {}
+        }
+        let mut command = format!("claulock {} {name}", if rotate { "rotate" } else { "add" });
+        for (flag, values) in [
+            ("--allow-host", &meta.allow_hosts),
+            ("--allow-program", &meta.allow_programs),
+            ("--tag", &meta.tags),
+        ] {
+            for v in values {
+                command.push_str(&format!(" {flag} {}", shell_quote(v)));
+            }
+        }
+        let (id, url) = entry::open(&self.entries, &self.home, name, rotate, meta, now, ttl)
+            .map_err(Error::failed)?;
+        let kind = if rotate { "rotate" } else { "add" };
+        self.audit(
+            "entry-open",
+            name,
+            &[("caller", "mcp".into()), ("kind", kind.into())],
+        );
+        Ok(Reply::Entry(EntryTicket {
+            id,
+            url,
+            terminal_command: command,
+            expires_in_secs: ttl.as_secs(),
+        }))
+    }
+
+    /// Whether an entry is done, read from the vault (so `claulock add` in
+    /// a terminal finishes it as well as the page).
+    fn entry_state(&self, id: &str) -> Result<Reply, Error> {
+        let Some((name, rotate, opened, expired)) = entry::find(&self.entries, id) else {
+            return Err(Error::invalid(
+                "no such entry (it was finished or expired): check the secret with secret_describe",
+            ));
+        };
+        let stored = self
+            .state()
+            .vault()?
+            .get(&name)
+            .is_some_and(|s| !rotate || s.meta.rotated.is_some_and(|r| r >= opened));
+        let state = if stored {
+            entry::close(&self.entries, id);
+            EntryState::Stored
+        } else if expired {
+            entry::close(&self.entries, id);
+            EntryState::Expired
+        } else {
+            EntryState::Pending
+        };
+        Ok(Reply::EntryState(state))
+    }
+
+    fn add(
+        &self,
+        name: String,
+        value: &SecretBytes,
+        meta: NewSecret,
+        now: i64,
+    ) -> Result<Reply, Error> {
+        for h in &meta.allow_hosts {
+            claulock_core::destination::HostPattern::parse(h)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        }
+        let secret = Secret {
+            name: name.clone(),
+            value: SecretValue::new(value.expose().to_vec()),
+            meta: Metadata {
+                created: now,
+                tags: meta.tags,
+                allow_hosts: meta.allow_hosts,
+                allow_programs: meta.allow_programs,
+                expires: meta.expires,
+                project: meta.project,
+                allow_output_files: meta.allow_output_files,
+                ..Metadata::default()
+            },
+            superseded: vec![],
+        };
+        let fields = [
+            ("tags", secret.meta.tags.join(",")),
+            ("hosts", secret.meta.allow_hosts.join(",")),
+        ];
+        self.mutate("add", &name, &fields, |v| v.insert(secret, &mut OsRandom))?;
+        Ok(Reply::Done)
+    }
+
+    fn passwd(&self, old: &SecretBytes, new: &SecretBytes) -> Result<Reply, Error> {
+        let mut state = self.state();
+        state.vault()?;
+        let lock = store::lock(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+        let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+        Vault::open(&bytes, old.expose())
+            .map_err(|_| Error::invalid("the current passphrase is wrong; nothing was changed"))?;
+        state
+            .vault_mut()?
+            .change_passphrase(new.expose(), KdfParams::DEFAULT, &mut OsRandom)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        self.save(&mut state, &lock, "passwd", "", &[]);
+        Ok(Reply::Done)
+    }
+
+    /// Applies a change, writes the vault and audits; on a write failure
+    /// the agent locks rather than keep a state the disk does not have.
+    fn mutate(
+        &self,
+        action: &str,
+        name: &str,
+        fields: &[(&str, String)],
+        change: impl FnOnce(&mut Vault) -> Result<(), VaultError>,
+    ) -> Result<Reply, Error> {
+        let mut state = self.state();
+        state.vault()?;
+        let lock = store::lock(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+        change(state.vault_mut()?).map_err(vault_error)?;
+        self.save(&mut state, &lock, action, name, fields);
+        Ok(Reply::Done)
+    }
+
+    fn save(
+        &self,
+        state: &mut State,
+        lock: &store::Lock,
+        action: &str,
+        name: &str,
+        fields: &[(&str, String)],
+    ) {
+        state.changed();
+        let Some(vault) = state.vault.as_deref() else {
+            return;
+        };
+        let bytes = Zeroizing::new(vault.to_bytes(&mut OsRandom));
+        if let Err(e) = store::write(&self.home, &bytes, lock) {
+            // The vault in memory is ahead of the disk: lock, so nothing
+            // relies on a change that is not there.
+            state.vault = None;
+            self.audit("lock", "", &[("reason", "write-failed".into())]);
+            let _ = std::fs::remove_file(&self.home.socket);
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("claulock agent: {e:#}; locking\n").as_bytes(),
+            );
+            std::process::exit(1);
+        }
+        let mut f = vec![("caller", "cli".to_owned())];
+        f.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
+        self.audit(action, name, &f);
+    }
+}
+
+/// Quotes a word for bash (single quotes).
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Where a peer's working directory is, when it can be read.
+pub(crate) fn peer_cwd(pid: i32) -> Option<PathBuf> {
+    std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}

@@ -1,0 +1,109 @@
+//! The agent process: unlocks the vault once, then serves until locked or
+//! idle.
+//!
+//! It is started by `claulock unlock` as `claulock agent` with the
+//! passphrase on its standard input (never argv or the environment). It
+//! detaches into its own session, makes itself non-dumpable (so processes
+//! of the same user cannot read its memory through `/proc/<pid>/mem` or
+//! ptrace, and no core dump holds a key), opens the vault, binds the socket
+//! and prints `ready <pid>` (or `error: …`) for `unlock` to relay.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use claulock_vault::Vault;
+use zeroize::Zeroizing;
+
+use crate::agent::{Agent, Options};
+use crate::home::Home;
+use crate::server::{self, now};
+use crate::{audit, store};
+
+/// Whether this process's memory is closed to other processes of the user.
+pub(crate) fn is_non_dumpable() -> bool {
+    matches!(
+        rustix::process::dumpable_behavior(),
+        Ok(rustix::process::DumpableBehavior::NotDumpable)
+    )
+}
+
+/// Runs the agent process. Returns when it is locked.
+///
+/// # Errors
+///
+/// When it cannot make itself non-dumpable or write to its parent; an
+/// error opening the vault is reported on stdout as `error: …`.
+pub fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
+    // Detach from the terminal's session so closing it does not stop us.
+    let _ = rustix::process::setsid();
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .context("cannot make the agent non-dumpable")?;
+    let mut out = std::io::stdout().lock();
+    let (listener, vault) = match start(home) {
+        Ok(v) => v,
+        Err(e) => {
+            writeln!(out, "error: {e:#}")?;
+            return Ok(());
+        }
+    };
+    let count = vault.secrets().count();
+    let _ = audit::append(home, "unlock", "", &[("secrets", count.to_string())]);
+    let agent = Arc::new(Agent::new(
+        home.clone(),
+        vault,
+        Options { idle_timeout: idle },
+        now(),
+    ));
+    writeln!(out, "ready {}", std::process::id())?;
+    out.flush()?;
+    drop(out);
+    if let Some(idle) = idle {
+        spawn_idle_watch(&agent, idle);
+    }
+    server::serve(&agent, &listener);
+    let _ = std::fs::remove_file(&home.socket);
+    agent.lock("exit");
+    Ok(())
+}
+
+fn start(home: &Home) -> anyhow::Result<(UnixListener, Vault)> {
+    let mut pass = Zeroizing::new(Vec::new());
+    std::io::stdin().read_to_end(&mut pass)?;
+    let bytes = store::read(home)?;
+    let vault = Vault::open(&bytes, &pass)?;
+    if home.client().status().is_ok() {
+        anyhow::bail!("an agent already serves {}", home.socket.display());
+    }
+    let _ = std::fs::remove_file(&home.socket);
+    // Created private from the start: no window in which another user
+    // could connect.
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    let listener = UnixListener::bind(&home.socket);
+    rustix::process::umask(old);
+    let listener =
+        listener.with_context(|| format!("cannot listen on {}", home.socket.display()))?;
+    std::fs::set_permissions(&home.socket, std::fs::Permissions::from_mode(0o600))?;
+    Ok((listener, vault))
+}
+
+/// Locks the agent after `idle` without a use.
+fn spawn_idle_watch(agent: &Arc<Agent>, idle: Duration) {
+    let agent = Arc::clone(agent);
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(Duration::from_secs(1).min(idle));
+            if agent.is_locked() {
+                return;
+            }
+            if agent.idle_secs(now()).unsigned_abs() >= idle.as_secs() {
+                agent.lock("idle");
+                server::wake(&agent);
+                return;
+            }
+        }
+    });
+}

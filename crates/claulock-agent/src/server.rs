@@ -1,0 +1,147 @@
+//! The socket server: many clients at once, each on a thread of its own.
+//!
+//! A Unix socket (mode 0600, in the 0700 `CLAULOCK_HOME`); one connection
+//! carries one request line and one answer line ([`claulock_proto::wire`]).
+//! Every peer's uid is checked with `SO_PEERCRED` and any other user is
+//! refused, whatever the file modes say. Only a `resolve` request (the one
+//! that returns values) has its peer inspected further ([`Peer::inspect`]).
+//!
+//! # Nobody can starve it
+//!
+//! A model that runs code as the user can open connections and hold them.
+//! Each connection gets its own thread, and a request line must arrive
+//! within [`REQUEST_TIMEOUT`]; at most [`MAX_CLIENTS`] connections are
+//! served at once (the file descriptor limit is raised to fit them), and
+//! one past that is answered at once with an error rather than queued. A
+//! hook's request therefore never waits behind an idle client. Should the
+//! agent still be unreachable, the hooks fail closed: starving the agent
+//! stops the coding agent's work, never its protection.
+
+use std::io::Write;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use claulock_proto::wire::{self, MAX_LINE};
+use claulock_proto::{Error, Request};
+
+use crate::agent::Agent;
+use crate::peer::Peer;
+
+/// How long a client may take to send its request line.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the agent waits for a client to take its answer.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many connections are served at once.
+pub const MAX_CLIENTS: usize = 512;
+
+/// The time in Unix seconds.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Serves `listener` until the agent is locked.
+pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
+    raise_fd_limit();
+    let active = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        if agent.is_locked() {
+            break;
+        }
+        let Ok(stream) = stream else { continue };
+        if active.load(Ordering::SeqCst) >= MAX_CLIENTS {
+            answer(
+                &stream,
+                &Err(Error::Unanswered {
+                    why: "the agent serves too many connections; try again".into(),
+                }),
+            );
+            continue;
+        }
+        active.fetch_add(1, Ordering::SeqCst);
+        let (agent, count) = (Arc::clone(agent), Arc::clone(&active));
+        let spawned = std::thread::Builder::new()
+            .name("client".into())
+            .spawn(move || {
+                serve_one(&agent, &stream);
+                count.fetch_sub(1, Ordering::SeqCst);
+                if agent.is_locked() {
+                    wake(&agent);
+                }
+            });
+        if spawned.is_err() {
+            active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Makes the accept loop look at the lock state again.
+pub fn wake(agent: &Agent) {
+    let _ = UnixStream::connect(&agent.home().socket);
+}
+
+fn answer(stream: &UnixStream, answer: &Result<claulock_proto::Reply, Error>) {
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let line = wire::encode_answer(answer);
+    let mut w = stream;
+    let _ = w.write_all(&line);
+}
+
+fn serve_one(agent: &Agent, stream: &UnixStream) {
+    let me = rustix::process::getuid();
+    let pid = match rustix::net::sockopt::socket_peercred(stream) {
+        Ok(cred) if cred.uid == me => cred.pid.as_raw_nonzero().get(),
+        Ok(cred) => {
+            let f = [
+                ("reason", "foreign-uid".into()),
+                ("uid", cred.uid.as_raw().to_string()),
+            ];
+            let _ = crate::audit::append(agent.home(), "denied", "", &f);
+            return;
+        }
+        Err(_) => return,
+    };
+    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+    let Ok(Some((line, fds))) = wire::recv_line(stream, MAX_LINE) else {
+        return;
+    };
+    let request = wire::decode_request(&line);
+    drop(line);
+    let reply = match request {
+        Ok(Request::Pipe { caller, .. }) => {
+            let _ = stream.set_read_timeout(None);
+            match crate::pipe::run(agent, &caller, fds, stream) {
+                Ok(Some(reply)) => Ok(reply),
+                // The client hung up: nobody to answer.
+                Ok(None) => return,
+                Err(e) => Err(e),
+            }
+        }
+        Ok(req) => {
+            drop(fds);
+            let peer = if matches!(req, Request::Resolve { .. }) {
+                Peer::inspect(pid)
+            } else {
+                Peer::client()
+            };
+            agent.handle(req, &peer, now())
+        }
+        Err(e) => Err(e),
+    };
+    answer(stream, &reply);
+}
+
+/// Room for [`MAX_CLIENTS`] connections and the streams of their pipe
+/// sessions, where the hard limit allows it.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let want = (MAX_CLIENTS as u64) * 6 + 64;
+    if limit.current.is_some_and(|c| c < want) {
+        limit.current = Some(limit.maximum.map_or(want, |m| m.min(want)));
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+}

@@ -1,0 +1,186 @@
+//! What a client asks: [`Request`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::{NewSecret, SecretBytes};
+
+/// One request. Each has one kind of [`Reply`](crate::Reply) (named on
+/// the variant) or an [`Error`](crate::Error).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Request {
+    /// The agent's state. Reply: `Status`. Not a use (does not reset the
+    /// idle timer).
+    Status,
+    /// Every secret's metadata. Reply: `Secrets`.
+    List,
+    /// One secret's metadata. Reply: `Secret`.
+    Describe {
+        /// The secret.
+        name: String,
+    },
+    /// Adds a secret. Reply: `Done`.
+    Add {
+        /// Its name.
+        name: String,
+        /// Its value.
+        value: SecretBytes,
+        /// What it may do.
+        meta: NewSecret,
+    },
+    /// Gives a secret a new value (the old one stays scrubbed). Reply:
+    /// `Done`.
+    Rotate {
+        /// The secret.
+        name: String,
+        /// The new value.
+        value: SecretBytes,
+    },
+    /// Removes a secret and its old values. Reply: `Done`.
+    Remove {
+        /// The secret.
+        name: String,
+    },
+    /// Adds and removes tags. Reply: `Secret` (after the change).
+    Tag {
+        /// The secret.
+        name: String,
+        /// Tags to add.
+        #[serde(default)]
+        add: Vec<String>,
+        /// Tags to remove.
+        #[serde(default)]
+        remove: Vec<String>,
+    },
+    /// Changes the vault's passphrase. Reply: `Done`.
+    Passwd {
+        /// The current passphrase.
+        old: SecretBytes,
+        /// The new one.
+        new: SecretBytes,
+    },
+    /// Locks the vault: the agent drops its keys and exits. Open to any
+    /// client of this user (locking reveals nothing). Reply: `Done`.
+    Lock {
+        /// Why, for the audit log (`idle`, `request`).
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    /// For the exec wrapper only (its executable is verified): decide on
+    /// `command` and, if allowed, the plan and the values of the
+    /// placeholders it uses, nothing else. Reply: `Resolved`.
+    Resolve {
+        /// The command as the model wrote it.
+        command: String,
+    },
+    /// The exec wrapper's report after its command ended, for the audit
+    /// log. Reply: `Done`.
+    Report {
+        /// The secrets the command used.
+        secrets: Vec<String>,
+        /// Its exit status.
+        exit: i32,
+    },
+    /// The policy's decision alone (for hooks and the MCP dry run). Reply:
+    /// `Decision`.
+    Decide {
+        /// The command.
+        command: String,
+        /// The directory it would run in (finds `.claulock.toml`).
+        cwd: String,
+    },
+    /// Scrubs text against the whole vault. Reply: `Scrubbed`.
+    Scrub {
+        /// The text.
+        text: String,
+        /// Who asks, for the audit log (`hook:prompt`).
+        caller: String,
+    },
+    /// Scrubs every string of a JSON value, keys included. Reply:
+    /// `ScrubbedJson`.
+    ScrubJson {
+        /// The value (a tool's response).
+        value: serde_json::Value,
+        /// Who asks, for the audit log (`hook:Bash`).
+        caller: String,
+    },
+    /// Which of these files (directories: the files under them) hold a
+    /// value. Reply: `Findings`.
+    Scan {
+        /// Absolute paths.
+        paths: Vec<String>,
+    },
+    /// Redacts every value from the files under `paths`, in place. Reply:
+    /// `Swept`.
+    Sweep {
+        /// Absolute paths.
+        paths: Vec<String>,
+        /// Credential-shaped text from a blocked prompt, redacted too (as
+        /// `UNSTORED_CREDENTIAL`).
+        #[serde(default)]
+        extra: Vec<SecretBytes>,
+    },
+    /// Scrubs streams passed with the request as file descriptors
+    /// (`SCM_RIGHTS`): pairs of (source, destination), read until every
+    /// source ends or the client hangs up. Reply: `Drained`, once all
+    /// sources ended.
+    Pipe {
+        /// Who asks, for the audit log (`exec`, `scrub`).
+        caller: String,
+        /// The secrets the command uses (named in the audit log).
+        #[serde(default)]
+        secrets: Vec<String>,
+    },
+    /// Opens a one-time loopback page where the human enters a value.
+    /// Reply: `Entry`.
+    EntryOpen {
+        /// The secret to add or rotate.
+        name: String,
+        /// Rotate an existing secret rather than add a new one.
+        rotate: bool,
+        /// What a new secret may do.
+        #[serde(default)]
+        meta: NewSecret,
+        /// How long the page lives (the agent caps it at 10 minutes).
+        #[serde(default)]
+        ttl_secs: Option<u64>,
+    },
+    /// Where an entry stands. Reply: `EntryState`.
+    EntryState {
+        /// The entry's id.
+        id: String,
+    },
+}
+
+impl Request {
+    /// Whether this request is a use of the vault (resets the idle timer).
+    pub fn is_use(&self) -> bool {
+        !matches!(self, Request::Status | Request::Lock { .. })
+    }
+
+    /// A short name of the operation (for errors and the audit log).
+    pub fn op(&self) -> &'static str {
+        match self {
+            Request::Status => "status",
+            Request::List => "list",
+            Request::Describe { .. } => "describe",
+            Request::Add { .. } => "add",
+            Request::Rotate { .. } => "rotate",
+            Request::Remove { .. } => "remove",
+            Request::Tag { .. } => "tag",
+            Request::Passwd { .. } => "passwd",
+            Request::Lock { .. } => "lock",
+            Request::Resolve { .. } => "resolve",
+            Request::Report { .. } => "report",
+            Request::Decide { .. } => "decide",
+            Request::Scrub { .. } => "scrub",
+            Request::ScrubJson { .. } => "scrub_json",
+            Request::Scan { .. } => "scan",
+            Request::Sweep { .. } => "sweep",
+            Request::Pipe { .. } => "pipe",
+            Request::EntryOpen { .. } => "entry_open",
+            Request::EntryState { .. } => "entry_state",
+        }
+    }
+}
