@@ -19,8 +19,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use claulock_core::policy::{CheckContext, Decision, Policy};
 use claulock_proto::{
-    AgentStatus, Binding, EntryState, EntryTicket, Error, Finding, NewSecret, Reply, Request,
-    Resolution, SecretBytes, SecretInfo, Verdict,
+    AgentStatus, Allowances, Binding, EntryState, EntryTicket, Error, Finding, NewSecret, Reply,
+    Request, Resolution, SecretBytes, SecretInfo, Verdict,
 };
 use claulock_scrub::Scrubber;
 use claulock_vault::{KdfParams, Metadata, Secret, SecretValue, Vault, VaultError};
@@ -100,9 +100,11 @@ fn rfc3339(t: i64) -> String {
 pub fn info(s: &Secret) -> SecretInfo {
     SecretInfo {
         name: s.name.clone(),
-        tags: s.meta.tags.clone(),
-        allow_hosts: s.meta.allow_hosts.clone(),
-        allow_programs: s.meta.allow_programs.clone(),
+        allowances: Allowances {
+            allow_hosts: s.meta.allow_hosts.clone(),
+            allow_programs: s.meta.allow_programs.clone(),
+            tags: s.meta.tags.clone(),
+        },
         allow_revealing: s.meta.allow_revealing.clone(),
         allow_output_files: s.meta.allow_output_files,
         created: Some(rfc3339(s.meta.created)),
@@ -534,9 +536,9 @@ impl Agent {
         }
         let mut command = format!("claulock {} {name}", if rotate { "rotate" } else { "add" });
         for (flag, values) in [
-            ("--allow-host", &meta.allow_hosts),
-            ("--allow-program", &meta.allow_programs),
-            ("--tag", &meta.tags),
+            ("--allow-host", &meta.allowances.allow_hosts),
+            ("--allow-program", &meta.allowances.allow_programs),
+            ("--tag", &meta.allowances.tags),
         ] {
             for v in values {
                 command.push_str(&format!(" {flag} {}", shell_quote(v)));
@@ -590,7 +592,12 @@ impl Agent {
         meta: NewSecret,
         now: i64,
     ) -> Result<Reply, Error> {
-        for h in &meta.allow_hosts {
+        let Allowances {
+            allow_hosts,
+            allow_programs,
+            tags,
+        } = meta.allowances;
+        for h in &allow_hosts {
             claulock_core::destination::HostPattern::parse(h)
                 .map_err(|e| Error::invalid(e.to_string()))?;
         }
@@ -599,9 +606,9 @@ impl Agent {
             value: SecretValue::new(value.expose().to_vec()),
             meta: Metadata {
                 created: now,
-                tags: meta.tags,
-                allow_hosts: meta.allow_hosts,
-                allow_programs: meta.allow_programs,
+                tags,
+                allow_hosts,
+                allow_programs,
                 expires: meta.expires,
                 project: meta.project,
                 allow_output_files: meta.allow_output_files,

@@ -98,7 +98,7 @@ fn last_hash(f: &mut std::fs::File) -> Option<String> {
             .map(|(_, l)| l)
             .or((start == 0).then_some(body))
         {
-            return line.rsplit_once(" h=").map(|(_, h)| h.to_owned());
+            return split_hash(line).map(|(_, h)| h.to_owned());
         }
         if start == 0 {
             return None;
@@ -107,12 +107,17 @@ fn last_hash(f: &mut std::fs::File) -> Option<String> {
     }
 }
 
+/// A line's body and its chain hash.
+fn split_hash(line: &str) -> Option<(&str, &str)> {
+    line.rsplit_once(" h=")
+}
+
 /// Checks the chain: `Ok(lines)` or the first broken line's number.
 pub fn verify(text: &str) -> Result<usize, usize> {
     let mut prev = GENESIS.to_owned();
     let mut n = 0;
     for (i, line) in text.lines().enumerate() {
-        let Some((body, h)) = line.rsplit_once(" h=") else {
+        let Some((body, h)) = split_hash(line) else {
             return Err(i + 1);
         };
         if chain(&prev, body) != h {
@@ -145,9 +150,11 @@ impl Event {
         if time.is_empty() || action.is_empty() || secret.is_empty() {
             return None;
         }
-        let fields = words
+        let body = split_hash(line).map_or(line, |(body, _)| body);
+        let fields = body
+            .split(' ')
+            .skip(3)
             .filter_map(|w| w.split_once('='))
-            .filter(|(k, _)| *k != "h")
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
         Some(Event {

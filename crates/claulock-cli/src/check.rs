@@ -79,8 +79,8 @@ fn vault_policy() -> anyhow::Result<Policy> {
             .with_context(|| format!("secret {} has an invalid expiry", s.name))?;
         let rules = claulock_agent::rules::secret_rules(
             &s.name,
-            &s.allow_hosts,
-            &s.allow_programs,
+            &s.allowances.allow_hosts,
+            &s.allowances.allow_programs,
             &s.allow_revealing,
             s.allow_output_files,
             expires,

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use claulock_agent::osrand::OsRandom;
 use claulock_agent::{Home, audit, store};
-use claulock_proto::{Error, NewSecret, Request, SecretBytes, SecretInfo};
+use claulock_proto::{Allowances, Error, NewSecret, Request, SecretBytes, SecretInfo};
 use claulock_vault::{KdfParams, Vault};
 
 use crate::input;
@@ -147,9 +147,11 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     let value = input::secret(&format!("Value for {}: ", a.name), false)?;
     check_value(&a.name, &value)?;
     let meta = NewSecret {
-        tags: a.tags,
-        allow_hosts: a.hosts,
-        allow_programs: a.programs,
+        allowances: Allowances {
+            allow_hosts: a.hosts,
+            allow_programs: a.programs,
+            tags: a.tags,
+        },
         expires,
         project: None,
         allow_output_files: a.output_files,
@@ -215,9 +217,9 @@ pub(crate) fn list(json: bool) -> anyhow::Result<ExitCode> {
         out.push_str(&format!(
             "{}\thosts={}\tprograms={}\ttags={}\n",
             s.name,
-            or_any(s.allow_hosts.join(",")),
-            or_any(s.allow_programs.join(",")),
-            s.tags.join(",")
+            or_any(s.allowances.allow_hosts.join(",")),
+            or_any(s.allowances.allow_programs.join(",")),
+            s.allowances.tags.join(",")
         ));
     }
     print(&out)

@@ -89,9 +89,7 @@ impl Backend for AgentBackend {
 
     fn begin_entry(&self, name: &str, kind: EntryKind, meta: &NewSecret) -> Result<Entry, String> {
         let meta = Meta {
-            tags: meta.tags.clone(),
-            allow_hosts: meta.allow_hosts.clone(),
-            allow_programs: meta.allow_programs.clone(),
+            allowances: meta.clone(),
             ..Meta::default()
         };
         let ttl_secs = std::env::var("CLAULOCK_ENTRY_TTL")

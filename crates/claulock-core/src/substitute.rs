@@ -20,6 +20,7 @@
 
 use crate::analysis::{self, Analysis, AnalysisError, Environment};
 use crate::grammar::{self, Segment};
+use crate::programs::DANGEROUS_ENV;
 use crate::shell::{Context, Edit};
 
 /// Prefix of the environment variable that carries a secret into `bash`.
@@ -27,15 +28,15 @@ pub const ENV_PREFIX: &str = "CLAULOCK_SECRET_";
 /// Prefix of the unexported shell variable the value moves into.
 const SHELL_PREFIX: &str = "__claulock_";
 
-/// Variables a command that holds a secret does not inherit: each makes
-/// bash or a program it starts run other code, or changes where a program
-/// sends what it was given, and the model (which runs code as the user)
-/// can set any of them. `PATH` and `HOME` stay: a program found through
-/// them is checked by name like any other.
+/// Variables a command that holds a secret does not inherit, besides the
+/// assignments the analysis already refuses ([`DANGEROUS_ENV`] but `PATH`):
+/// each makes bash or a program it starts run other code, or changes where
+/// a program reads its configuration or sends what it was given, and the
+/// model (which runs code as the user) can set any of them. `PATH` and
+/// `HOME` stay: a program found through them is checked by name like any
+/// other.
 pub const UNSAFE_INHERITED_ENV: &[&str] = &[
     // bash runs these, or reads them, before or around the command.
-    "BASH_ENV",
-    "ENV",
     "PS0",
     "PS4",
     "PROMPT_COMMAND",
@@ -45,27 +46,16 @@ pub const UNSAFE_INHERITED_ENV: &[&str] = &[
     "GLOBIGNORE",
     "IFS",
     "EXECIGNORE",
-    // Code loaded into every program.
+    // Code loaded into programs.
     "GCONV_PATH",
-    "MALLOC_TRACE",
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
     "PYTHONHOME",
     "PYTHONINSPECT",
-    "NODE_OPTIONS",
     "NODE_PATH",
-    "PERL5OPT",
     "PERL5LIB",
     "PERLLIB",
-    "RUBYOPT",
     "RUBYLIB",
     // Where programs read their configuration, and where they send traffic.
     "XDG_CONFIG_HOME",
-    "CURL_HOME",
-    "WGETRC",
-    "GIT_SSH",
-    "GIT_SSH_COMMAND",
-    "GIT_PROXY_COMMAND",
     "GIT_ASKPASS",
     "SSH_ASKPASS",
     "GIT_EXEC_PATH",
@@ -73,15 +63,6 @@ pub const UNSAFE_INHERITED_ENV: &[&str] = &[
     "GIT_WORK_TREE",
     "GIT_CURL_VERBOSE",
     "SSL_KEYLOG_FILE",
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "all_proxy",
-    "ftp_proxy",
-    "FTP_PROXY",
-    "SOCKS_PROXY",
     "socks_proxy",
     "NO_PROXY",
     "no_proxy",
@@ -98,11 +79,13 @@ pub const UNSAFE_INHERITED_PREFIXES: &[&str] =
 /// ```
 /// use claulock_core::substitute::is_unsafe_inherited;
 /// assert!(is_unsafe_inherited("BASH_ENV"));
+/// assert!(is_unsafe_inherited("https_proxy"));
 /// assert!(is_unsafe_inherited("BASH_FUNC_curl%%"));
 /// assert!(!is_unsafe_inherited("PATH"));
 /// ```
 pub fn is_unsafe_inherited(name: &str) -> bool {
-    UNSAFE_INHERITED_ENV.contains(&name)
+    (name != "PATH" && DANGEROUS_ENV.contains(&name))
+        || UNSAFE_INHERITED_ENV.contains(&name)
         || UNSAFE_INHERITED_PREFIXES
             .iter()
             .any(|p| name.starts_with(p))

@@ -65,19 +65,8 @@ pub enum EntryKind {
     Rotate,
 }
 
-/// The metadata of a secret to be added.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-pub struct NewSecret {
-    /// Hosts the value may be sent to.
-    #[serde(default)]
-    pub allow_hosts: Vec<String>,
-    /// Programs the value may be passed to.
-    #[serde(default)]
-    pub allow_programs: Vec<String>,
-    /// Labels.
-    #[serde(default)]
-    pub tags: Vec<String>,
-}
+/// The metadata of a secret to be added: where it may go, and its labels.
+pub use claulock_proto::Allowances as NewSecret;
 
 /// What the server needs from the vault. Every error is a message for the
 /// model that says what to do next (for a locked vault: ask the user to

@@ -197,7 +197,7 @@ impl SecretServer {
         let args: ListArgs = parse("secret_list", args)?;
         let mut secrets = self.backend.list()?;
         if let Some(tag) = &args.tag {
-            secrets.retain(|s| s.tags.contains(tag));
+            secrets.retain(|s| s.allowances.tags.contains(tag));
         }
         Ok(Json(SecretList { secrets }))
     }

@@ -1,8 +1,25 @@
 //! A secret's metadata as the protocol carries it: [`SecretInfo`] (what
-//! the agent shows) and [`NewSecret`] (what `add` asks for). Neither has a
-//! field for a value, its length, a part of it or a hash of it.
+//! the agent shows), [`NewSecret`] (what `add` asks for) and the
+//! [`Allowances`] they share. None has a field for a value, its length, a
+//! part of it or a hash of it.
 
 use serde::{Deserialize, Serialize};
+
+/// Where a secret may go, and its labels: what a human sets when adding
+/// it, and what every interface shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Allowances {
+    /// Hosts the value may be sent to (exact, or `*.suffix`); empty: any.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Programs the value may be passed to; empty: any.
+    #[serde(default)]
+    pub allow_programs: Vec<String>,
+    /// Labels.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
 
 /// One secret's metadata: the one shape every interface shows (the CLI's
 /// `list`/`describe`, the MCP tools, the hooks' session context).
@@ -11,15 +28,9 @@ use serde::{Deserialize, Serialize};
 pub struct SecretInfo {
     /// The name, used as `{{NAME}}` in commands.
     pub name: String,
-    /// Labels.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Hosts the value may be sent to (exact, or `*.suffix`); empty: any.
-    #[serde(default)]
-    pub allow_hosts: Vec<String>,
-    /// Programs the value may be passed to; empty: any.
-    #[serde(default)]
-    pub allow_programs: Vec<String>,
+    /// Where it may go, and its labels.
+    #[serde(flatten)]
+    pub allowances: Allowances,
     /// Programs lifted out of the built-in lists of programs that reveal
     /// what they get.
     #[serde(default)]
@@ -47,15 +58,9 @@ pub struct SecretInfo {
 /// What a new secret may do, as `add` (or a value entry) asks for it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewSecret {
-    /// Labels.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Hosts the value may be sent to.
-    #[serde(default)]
-    pub allow_hosts: Vec<String>,
-    /// Programs the value may be passed to.
-    #[serde(default)]
-    pub allow_programs: Vec<String>,
+    /// Where it may go, and its labels.
+    #[serde(flatten)]
+    pub allowances: Allowances,
     /// When it stops being usable (Unix seconds).
     #[serde(default)]
     pub expires: Option<i64>,

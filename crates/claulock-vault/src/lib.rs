@@ -60,7 +60,7 @@ mod record;
 mod vault;
 
 pub use record::{Metadata, Secret, SecretValue, Superseded};
-pub use vault::{KdfParams, MAGIC, OpenError, Random, Stage, Vault, VaultError, is_valid_name};
+pub use vault::{KdfParams, MAGIC, OpenError, Random, Stage, Vault, VaultError};
 
 #[doc(hidden)]
 pub mod fuzzing {

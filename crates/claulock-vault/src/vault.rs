@@ -29,6 +29,7 @@ use std::fmt;
 use argon2::{Algorithm, Argon2, Params, Version};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use claulock_core::grammar::is_valid_name;
 use zeroize::Zeroizing;
 
 use crate::record::{Secret, SecretValue, Superseded};
@@ -250,15 +251,6 @@ fn open(
         .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
         .map(Zeroizing::new)
         .map_err(|_| OpenError::new(OpenErrorKind::Decryption))
-}
-
-/// Whether `name` is a valid secret name (the placeholder grammar's).
-pub fn is_valid_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphabetic() || b[0] == b'_')
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
 }
 
 impl Vault {
