@@ -12,6 +12,7 @@
 //! serialized by that mutex and the vault file's lock, so concurrent
 //! `claulock add` calls cannot lose each other's secrets.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,6 +52,17 @@ pub struct Agent {
     memory_locked: bool,
     /// Open value entries and their loopback page ([`crate::entry`]).
     entries: entry::Shared,
+    /// The runs of allowed commands, by nonce, whose deliverers may ask
+    /// for values.
+    runs: Mutex<HashMap<String, Run>>,
+}
+
+/// One allowed command being run by an exec wrapper.
+struct Run {
+    /// The wrapper's pid (`None` in process: an embedder's own run).
+    wrapper: Option<i32>,
+    /// The secrets the policy let the command use.
+    secrets: Vec<String>,
 }
 
 struct State {
@@ -139,6 +151,7 @@ impl Agent {
             }),
             last_use: AtomicI64::new(now),
             entries: entry::Shared::default(),
+            runs: Mutex::new(HashMap::new()),
         }
     }
 
@@ -271,11 +284,20 @@ impl Agent {
             }
             Request::Passwd { old, new } => self.passwd(&old, &new),
             Request::Resolve { command } => self.resolve(&command, peer, now),
+            Request::Deliver {
+                run,
+                argv,
+                env,
+                stdin,
+            } => self.deliver(&run, &argv, &env, &stdin, peer, now),
             Request::Decide { command, cwd } => {
                 let decision = self.decide(&command, Path::new(&cwd), now)?;
                 Ok(Reply::Decision(self.verdict(&decision, "hook")))
             }
-            Request::Report { secrets, exit } => {
+            Request::Report { secrets, exit, run } => {
+                if let Some(run) = run {
+                    self.runs().remove(&run);
+                }
                 for secret in secrets {
                     let f = [("caller", "exec".to_owned()), ("exit", exit.to_string())];
                     self.audit("exit", &secret, &f);
@@ -418,20 +440,25 @@ impl Agent {
         }
     }
 
-    /// Decides on a command for the exec wrapper and hands it the plan and
-    /// the values of the placeholders it uses: nothing else.
+    fn runs(&self) -> MutexGuard<'_, HashMap<String, Run>> {
+        self.runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Decides on a command for the exec wrapper and hands it the plan: the
+    /// command with markers in place of values, each program that receives
+    /// one started through the deliverer. No value: the deliverers ask for
+    /// theirs ([`Agent::deliver`]).
     fn resolve(&self, command: &str, peer: &Peer, now: i64) -> Result<Reply, Error> {
         let names = claulock_core::grammar::placeholders(command)
             .map_err(|e| Error::invalid(e.to_string()))?;
         if names.is_empty() {
-            // Nothing to substitute: run the command as written (escapes
-            // undone when the command can be read). No value, so any peer.
+            // Nothing to deliver: run the command as written (escapes
+            // undone when the command can be read).
             let plan = claulock_core::substitute::substitution_plan(command)
                 .map_or_else(|_| command.to_owned(), |p| p.command);
-            return Ok(Reply::Resolved(Resolution {
-                plan,
-                bindings: Vec::new(),
-            }));
+            return Ok(Reply::Resolved(Resolution { plan, run: None }));
         }
         if let Err(why) = peer.exec_wrapper() {
             let f = [("reason", "untrusted-peer".into()), ("why", why.clone())];
@@ -448,40 +475,149 @@ impl Agent {
                 reasons: verdict.refusals,
             });
         }
-        let (Some(plan), Some(analysis)) = (decision.plan, decision.analysis) else {
-            return Err(Error::failed("no plan for an allowed command"));
+        let analysis = decision
+            .analysis
+            .ok_or_else(|| Error::failed("no analysis for an allowed command"))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| Error::failed(format!("cannot find the claulock executable: {e}")))?;
+        let mut nonce = [0u8; 8];
+        claulock_vault::Random::fill(&mut OsRandom, &mut nonce);
+        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let exe = exe.display().to_string();
+        let plan = claulock_core::substitute::delivery_plan(
+            command,
+            &analysis,
+            &claulock_core::substitute::Deliverer {
+                program: &exe,
+                nonce: &nonce,
+            },
+        )
+        .map_err(|e| Error::invalid(e.to_string()))?;
+        let mut runs = self.runs();
+        // Runs whose wrapper is gone (killed before its report) end here.
+        runs.retain(|_, r| r.wrapper.is_none_or(crate::peer::is_alive));
+        runs.insert(
+            nonce.clone(),
+            Run {
+                wrapper: peer.pid(),
+                secrets: plan.secrets,
+            },
+        );
+        Ok(Reply::Resolved(Resolution {
+            plan: plan.command,
+            run: Some(nonce),
+        }))
+    }
+
+    /// The values for a deliverer of run `run`: this executable, under the
+    /// run's wrapper, about to become the program `argv` with the marked
+    /// `env` entries and standard input. The concrete invocation (every
+    /// word known now) is checked against the policy again, so a
+    /// deliverer started by other text of the command, with the markers it
+    /// read from the shell, gets no more than the policy allows; and its
+    /// output must not go to a file.
+    fn deliver(
+        &self,
+        run: &str,
+        argv: &[String],
+        env: &[(String, String)],
+        stdin: &[String],
+        peer: &Peer,
+        now: i64,
+    ) -> Result<Reply, Error> {
+        let refuse = |why: &str| {
+            self.audit(
+                "denied",
+                "",
+                &[("caller", "deliver".into()), ("why", why.to_owned())],
+            );
+            Error::Refused {
+                reasons: vec![why.to_owned()],
+            }
         };
+        let wrapper = match self.runs().get(run) {
+            Some(r) => r.wrapper,
+            None => return Err(refuse("no open run holds these markers")),
+        };
+        if let Err(why) = peer.exec_wrapper() {
+            return Err(Error::UntrustedPeer { why });
+        }
+        if let (Some(pid), Some(w)) = (peer.pid(), wrapper)
+            && !crate::peer::descends_from(pid, w)
+        {
+            return Err(refuse("the deliverer was not started by the run's command"));
+        }
+        if let Some(pid) = peer.pid()
+            && let Some(fd) = crate::peer::output_file(pid)
+        {
+            return Err(refuse(&format!(
+                "the program's output goes to a file ({fd}); a value's echo could stay there"
+            )));
+        }
+        let quote = |w: &str| {
+            let w = claulock_core::substitute::markers_to_placeholders(w, run);
+            format!("'{}'", w.replace('\'', r"'\''"))
+        };
+        let mut concrete = String::new();
+        for (k, v) in env {
+            if !claulock_core::grammar::is_valid_name(k) {
+                return Err(refuse("a marked environment entry has an invalid name"));
+            }
+            concrete.push_str(&format!("{k}={} ", quote(v)));
+        }
+        let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+        concrete.push_str(&words.join(" "));
+        if !stdin.is_empty() {
+            let marks: Vec<String> = stdin.iter().map(|n| format!("{{{{{n}}}}}")).collect();
+            concrete.push_str(&format!(" <<< '{}'", marks.join(" ")));
+        }
+        let cwd = peer
+            .cwd()
+            .ok_or_else(|| Error::failed("cannot read the deliverer's working directory"))?;
+        let decision = self.decide(&concrete, cwd, now)?;
+        if !decision.allowed {
+            let verdict = self.verdict(&decision, "deliver");
+            return Err(Error::Refused {
+                reasons: verdict.refusals,
+            });
+        }
+        let analysis = decision
+            .analysis
+            .ok_or_else(|| Error::failed("no analysis for an allowed command"))?;
+        let allowed = self
+            .runs()
+            .get(run)
+            .map(|r| r.secrets.clone())
+            .unwrap_or_default();
         let host = analysis.destinations.iter().find_map(|d| match &d.target {
             claulock_core::destination::Target::Host { host } => Some(host.clone()),
             _ => None,
         });
         let state = self.state();
         let vault = state.vault()?;
-        let mut bindings = Vec::new();
-        for b in &plan.bindings {
-            let secret = vault.get(&b.secret).ok_or_else(|| Error::NotFound {
-                name: b.secret.clone(),
+        let mut values = Vec::new();
+        for u in &analysis.uses {
+            if values.iter().any(|b: &Binding| b.secret == u.secret) {
+                continue;
+            }
+            if !allowed.contains(&u.secret) {
+                return Err(refuse("the run's command did not use this secret"));
+            }
+            let secret = vault.get(&u.secret).ok_or_else(|| Error::NotFound {
+                name: u.secret.clone(),
             })?;
-            let program = analysis
-                .uses
-                .iter()
-                .find(|u| u.secret == b.secret)
-                .and_then(|u| u.program.clone());
             let f = [
                 ("caller", "exec".to_owned()),
-                ("program", program.unwrap_or_else(|| "?".into())),
+                ("program", u.program.clone().unwrap_or_else(|| "?".into())),
                 ("host", host.clone().unwrap_or_else(|| "-".into())),
             ];
-            self.audit("resolve", &b.secret, &f);
-            bindings.push(Binding {
-                env: b.env_var.clone(),
+            self.audit("resolve", &u.secret, &f);
+            values.push(Binding {
+                secret: u.secret.clone(),
                 value: SecretBytes::from(secret.value.expose()),
             });
         }
-        Ok(Reply::Resolved(Resolution {
-            plan: plan.command,
-            bindings,
-        }))
+        Ok(Reply::Delivered { values })
     }
 
     /// Sweeps files; `extra` strings (credential-shaped text from a

@@ -77,6 +77,7 @@ pub fn verify_exec_peer(pid: i32) -> Result<(), String> {
 /// end of the socket.
 #[derive(Clone, Debug)]
 pub struct Peer {
+    pid: Option<i32>,
     exec: Result<(), String>,
     cwd: Option<std::path::PathBuf>,
 }
@@ -87,6 +88,7 @@ impl Peer {
     /// directory.
     pub fn inspect(pid: i32) -> Peer {
         Peer {
+            pid: Some(pid),
             exec: verify_exec_peer(pid),
             cwd: crate::agent::peer_cwd(pid),
         }
@@ -96,6 +98,7 @@ impl Peer {
     /// values).
     pub fn client() -> Peer {
         Peer {
+            pid: None,
             exec: Err("the peer was not inspected".into()),
             cwd: None,
         }
@@ -105,6 +108,7 @@ impl Peer {
     /// the agent in its own process, and for tests.
     pub fn exec_wrapper_in(cwd: impl Into<std::path::PathBuf>) -> Peer {
         Peer {
+            pid: None,
             exec: Ok(()),
             cwd: Some(cwd.into()),
         }
@@ -115,8 +119,51 @@ impl Peer {
         self.exec.clone()
     }
 
+    /// Its process id, when it is another process.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
     /// Its working directory, read from `/proc` (never from the request).
     pub fn cwd(&self) -> Option<&std::path::Path> {
         self.cwd.as_deref()
     }
+}
+
+/// Whether process `pid` exists.
+pub(crate) fn is_alive(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The parent of process `pid`, from `/proc/PID/stat` (the name field may
+/// hold spaces and parentheses: the fields after its last `)` are read).
+fn parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether `ancestor` started `pid`, directly or through other processes.
+pub(crate) fn descends_from(pid: i32, ancestor: i32) -> bool {
+    let mut p = pid;
+    for _ in 0..64 {
+        match parent(p) {
+            Some(q) if q == ancestor => return true,
+            Some(q) if q > 1 => p = q,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The standard output or error of process `pid`, when it is a file
+/// (`/dev/null` and other devices, pipes, sockets and terminals are not).
+pub(crate) fn output_file(pid: i32) -> Option<String> {
+    for fd in [1, 2] {
+        let path = format!("/proc/{pid}/fd/{fd}");
+        if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+            return Some(format!("fd {fd}"));
+        }
+    }
+    None
 }

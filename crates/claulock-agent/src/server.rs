@@ -122,7 +122,7 @@ fn serve_one(agent: &Agent, stream: &UnixStream) {
         }
         Ok(req) => {
             drop(fds);
-            let peer = if matches!(req, Request::Resolve { .. }) {
+            let peer = if matches!(req, Request::Resolve { .. } | Request::Deliver { .. }) {
                 Peer::inspect(pid)
             } else {
                 Peer::client()

@@ -4,14 +4,15 @@
 //! 1. The wrapper makes itself non-dumpable before anything else, so no
 //!    process of the same user can read its memory at any point.
 //! 2. The agent decides on the command (policy, expiry, allowlists) and, if
-//!    it allows it, returns the substitution plan and the values of the
-//!    placeholders the command uses, nothing else (see
-//!    `claulock_agent::peer` for why only this binary gets an answer). A
-//!    command without placeholders receives no value at all.
-//! 3. The wrapper runs `bash -c PLAN` with `CLAULOCK_SECRET_<NAME>=value`
-//!    in the child's environment only (never in this process's argv or
-//!    environment, nor the child's argv), and, for a command that holds a
-//!    secret, without the variables that would run other code or send
+//!    it allows it, returns the plan: the command with a marker in place of
+//!    each placeholder, each program that receives one started through
+//!    `claulock deliver` (see `claulock_agent::peer` for why only this
+//!    binary gets an answer). Neither this process nor the shell ever
+//!    holds a value: each deliverer asks the agent for the values of its
+//!    own invocation, which the agent checks again, and becomes the
+//!    program (`crate::deliver`).
+//! 3. The wrapper runs `bash -c PLAN`, for a command that holds a
+//!    placeholder without the variables that would run other code or send
 //!    traffic elsewhere (`claulock_core::substitute::UNSAFE_INHERITED_ENV`).
 //! 4. The child's stdout and stderr are pipes whose read ends, with this
 //!    process's own stdout and stderr, are handed to the agent
@@ -107,11 +108,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Err(e) => return Ok(refuse(&e.to_string())),
     };
     let scrubbing = resolution.is_some();
-    let Resolution { plan, bindings } = resolution.unwrap_or_else(|| Resolution {
+    let Resolution { mut plan, run } = resolution.unwrap_or_else(|| Resolution {
         plan: command.clone(),
-        bindings: Vec::new(),
+        run: None,
     });
-    let mut plan = plan;
     if let Some(file) = &args.cwd_out {
         // An EXIT trap runs however the command ends (`exit N` included);
         // the path is quoted into a variable so the trap text stays fixed.
@@ -123,16 +123,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c").arg(&plan);
-    for (k, _) in std::env::vars_os() {
-        let name = k.to_string_lossy();
-        let unsafe_here =
-            !bindings.is_empty() && claulock_core::substitute::is_unsafe_inherited(&name);
-        if unsafe_here || name.starts_with(claulock_core::substitute::ENV_PREFIX) {
-            cmd.env_remove(k);
+    if run.is_some() {
+        for (k, _) in std::env::vars_os() {
+            if claulock_core::substitute::is_unsafe_inherited(&k.to_string_lossy()) {
+                cmd.env_remove(k);
+            }
         }
-    }
-    for b in &bindings {
-        cmd.env(&b.env, std::ffi::OsStr::from_bytes(b.value.expose()));
     }
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if !interactive {
@@ -154,7 +150,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let mut child = cmd.spawn().context("cannot start bash")?;
     drop(cmd);
-    drop(bindings);
     let forward = (!interactive).then(|| forward_signals(child.id()));
     // Started from a thread: starting a process takes milliseconds, and the
     // command need not wait for it.
@@ -233,6 +228,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         let _ = client.send(&Request::Report {
             secrets: secrets.into_iter().collect(),
             exit: code,
+            run,
         });
     }
     Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)))

@@ -9,6 +9,7 @@
 
 mod check;
 mod commands;
+mod deliver;
 mod demo;
 mod dotenv;
 mod exec;
@@ -170,6 +171,10 @@ enum Command {
     /// The MCP server on stdio: list, describe, check, tag, request and
     /// rotate secrets; no tool returns a value.
     Mcp,
+    /// Becomes PROGRAM with the values in place of its markers (the exec
+    /// plan starts it; see `claulock exec`).
+    #[command(hide = true)]
+    Deliver(deliver::Args),
     /// The agent process itself (started by `unlock`).
     #[command(hide = true)]
     Agent {
@@ -216,6 +221,7 @@ fn main() -> ExitCode {
         } => commands::audit_cmd(since, json, verify),
         Command::Demo => demo::run(),
         Command::Exec(args) => exec::run(&args),
+        Command::Deliver(args) => deliver::run(args),
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),
         Command::Sweep(args) => sweep::run(&args),

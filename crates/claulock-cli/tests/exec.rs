@@ -323,18 +323,119 @@ fn the_value_is_not_in_the_wrappers_argv_or_environment() {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     let shell_cmdline = std::fs::read(format!("/proc/{shell}/cmdline")).unwrap_or_default();
+    let shell_environ = std::fs::read(format!("/proc/{shell}/environ")).unwrap_or_default();
     child.wait().unwrap();
     for (what, bytes) in [
         ("cmdline", &cmdline),
         ("environ", &environ),
         ("shell cmdline", &shell_cmdline),
+        ("shell environ", &shell_environ),
     ] {
         assert!(
             find_leak(bytes, CANARY.as_bytes()).is_none(),
             "the wrapper's {what} holds the value"
         );
     }
-    assert!(String::from_utf8_lossy(&shell_cmdline).contains("${__claulock_API_KEY}"));
+    // The shell runs the program through the deliverer, with a marker.
+    let text = String::from_utf8_lossy(&shell_cmdline);
+    assert!(text.contains(" deliver -- sh probe.sh @@CL."), "{text}");
+    assert!(
+        !shell_environ.is_empty(),
+        "the shell's environment was read"
+    );
+    // The probe did get the value.
+    assert_eq!(
+        std::fs::read_to_string(e.work.join("hash.txt"))
+            .unwrap()
+            .trim(),
+        sha256(CANARY)
+    );
+}
+
+/// The model runs code as the user: besides the statement that uses the
+/// value, its command can hold others, set variables bash reads, and
+/// export functions. None of them may get hold of the value, because the
+/// shell never holds it. Each attempt writes what it sees to a file (a
+/// file is not scrubbed); a control runs the same attempts in a shell that
+/// does hold the value, and must find it.
+#[test]
+fn no_other_statement_of_the_command_can_print_the_value() {
+    let e = Env::new("shell");
+    let dump = e.work.join("dump.txt");
+    let d = dump.display();
+    let hook = e.work.join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!("set >> {d}; env >> {d}; cat /proc/$$/environ >> {d}\n"),
+    )
+    .unwrap();
+    let use_it = "sh probe.sh {{API_KEY}} >/dev/null 2>/dev/null";
+    let attempts = [
+        format!("{use_it}; set > {d}; env >> {d}; declare -p >> {d}"),
+        // The shell's own stderr (its trace) into the file.
+        format!("exec 2> {d}; set -x; {use_it}"),
+        format!("{use_it}; tr '\\0' '\\n' < /proc/$$/environ > {d}; cat /proc/$$/cmdline >> {d}"),
+        format!("{use_it} & sleep 0.2; cat /proc/$$/environ > {d}; set | base64 >> {d}; wait"),
+        format!("{use_it}; echo \"$__claulock_API_KEY $CLAULOCK_SECRET_API_KEY\" > {d}"),
+        format!(
+            "exec 2> {d}; PS4='+${{__claulock_API_KEY}}${{CLAULOCK_SECRET_API_KEY}} '; set -x; {use_it}"
+        ),
+        format!(
+            "{use_it}; for p in /proc/[0-9]*; do cat $p/environ; done 2>/dev/null | xxd -p >> {d}"
+        ),
+    ];
+    let run = |command: &str, shell_holds_value: bool| {
+        let _ = std::fs::remove_file(&dump);
+        let _ = std::fs::remove_file(e.work.join("hash.txt"));
+        let out = if shell_holds_value {
+            // The control: the value in the shell, as it was before.
+            Command::new("bash")
+                .args([
+                    "-c",
+                    &command.replace("{{API_KEY}}", "\"$__claulock_API_KEY\""),
+                ])
+                .env("__claulock_API_KEY", CANARY)
+                .env("CLAULOCK_SECRET_API_KEY", CANARY)
+                .env("BASH_ENV", &hook)
+                .current_dir(&e.work)
+                .output()
+                .unwrap()
+        } else {
+            e.cmd(&["exec", "-c", command])
+                .env("BASH_ENV", &hook)
+                .env(
+                    "BASH_FUNC_sh%%",
+                    format!("() {{ set >> {d}; command sh \"$@\"; }}"),
+                )
+                .output()
+                .unwrap()
+        };
+        let seen = std::fs::read(&dump).unwrap_or_default();
+        let leaked = find_leak(&seen, CANARY.as_bytes()).is_some()
+            || find_leak(&out.stdout, CANARY.as_bytes()).is_some()
+            || find_leak(&out.stderr, CANARY.as_bytes()).is_some();
+        let delivered = std::fs::read_to_string(e.work.join("hash.txt"))
+            .is_ok_and(|h| h.trim() == sha256(CANARY));
+        (leaked, delivered, out.status.code())
+    };
+    for (i, a) in attempts.iter().enumerate() {
+        let (leaked, delivered, code) = run(a, false);
+        assert!(!leaked, "attempt {i} saw the value");
+        assert!(
+            delivered,
+            "attempt {i}: the program did not get the value (exit {code:?})"
+        );
+        let (leaked, _, _) = run(a, true);
+        assert!(
+            leaked,
+            "control {i}: the attempt cannot see a value the shell holds"
+        );
+    }
+    // A function of the command's own that wraps the program is refused.
+    std::fs::remove_file(&dump).unwrap();
+    let out = e.exec("sh() { set > dump.txt; command sh \"$@\"; }; sh probe.sh {{API_KEY}}");
+    assert_eq!(out.status.code(), Some(125));
+    e.assert_clean(&out);
 }
 
 #[test]

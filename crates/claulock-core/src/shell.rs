@@ -67,7 +67,7 @@ pub struct SyntaxError {
 }
 
 impl SyntaxError {
-    fn new(offset: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn new(offset: usize, message: impl Into<String>) -> Self {
         SyntaxError {
             offset,
             message: message.into(),
@@ -185,6 +185,8 @@ pub(crate) struct Command {
     pub pipe_from: Option<usize>,
     /// The command in one of whose words this one is substituted.
     pub enclosing: Option<usize>,
+    /// Byte offset of the command name in the text (after assignments).
+    pub program_at: Option<usize>,
 }
 
 /// A text edit the substitution plan must apply besides the placeholders.
@@ -644,6 +646,7 @@ impl Parser<'_> {
         let role = if self.script.commands[idx].words.is_empty()
             && self.script.commands[idx].keyword.is_none()
         {
+            self.script.commands[idx].program_at = Some(word_start);
             Role::Program
         } else {
             Role::Argument

@@ -11,9 +11,11 @@
 //!
 //! Values travel in [`SecretBytes`], which wipes itself and whose `Debug`
 //! prints nothing. They go *to* the agent (`add`, `rotate`, `passwd`), and
-//! *from* it in one reply only, [`Reply::Resolved`], which the agent gives
-//! to the exec wrapper alone, after checking the peer's executable and
-//! the policy, and only for the placeholders that command uses. Scrubbing,
+//! *from* it in one reply only, [`Reply::Delivered`], which the agent gives
+//! to a deliverer alone: this very executable, started under an exec
+//! wrapper's run, about to become the one program that needs the values,
+//! after the agent checked that concrete invocation against the policy.
+//! The exec wrapper and the shell that runs the model's text hold none. Scrubbing,
 //! scanning and sweeping happen inside the agent ([`Request::Pipe`] hands
 //! it the streams themselves), so no client needs the dictionary.
 //!

@@ -18,8 +18,13 @@ pub enum Reply {
     Secrets(Vec<SecretInfo>),
     /// One secret's metadata.
     Secret(SecretInfo),
-    /// What the exec wrapper runs, and the values it needs.
+    /// What the exec wrapper runs (no value in it).
     Resolved(Resolution),
+    /// The values a deliverer puts in place of its markers.
+    Delivered {
+        /// One per secret its invocation uses.
+        values: Vec<Binding>,
+    },
     /// The policy's decision.
     Decision(Verdict),
     /// Scrubbed text: `None` when nothing was caught.
@@ -66,21 +71,21 @@ pub struct AgentStatus {
     pub non_dumpable: bool,
 }
 
-/// The plan of an allowed command and the values of the placeholders it
-/// uses, for the exec wrapper.
+/// The plan of an allowed command, for the exec wrapper.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Resolution {
-    /// The command text bash runs (references, never values).
+    /// The command text bash runs: markers in place of values, each
+    /// program that receives one started through the deliverer.
     pub plan: String,
-    /// One value per secret the plan uses.
-    pub bindings: Vec<Binding>,
+    /// The run its deliverers belong to (`None`: no placeholder).
+    pub run: Option<String>,
 }
 
-/// The value of one secret, for the environment variable that carries it.
+/// The value of one secret, for a deliverer.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Binding {
-    /// The environment variable.
-    pub env: String,
+    /// The secret.
+    pub secret: String,
     /// The value.
     pub value: SecretBytes,
 }

@@ -68,19 +68,39 @@ pub enum Request {
         reason: Option<String>,
     },
     /// For the exec wrapper only (its executable is verified): decide on
-    /// `command` and, if allowed, the plan and the values of the
-    /// placeholders it uses, nothing else. Reply: `Resolved`.
+    /// `command` and, if allowed, the plan to run, which holds markers in
+    /// place of the values, and opens a run for the deliverers it starts.
+    /// Reply: `Resolved`.
     Resolve {
         /// The command as the model wrote it.
         command: String,
     },
+    /// For a deliverer only (this executable, started under a run's exec
+    /// wrapper): the values for the markers in the invocation it is about
+    /// to become, after the agent checked that concrete invocation against
+    /// the policy again. Reply: `Delivered`.
+    Deliver {
+        /// The run the markers belong to.
+        run: String,
+        /// The program and its arguments, markers in place of values.
+        argv: Vec<String>,
+        /// The environment entries that hold markers.
+        #[serde(default)]
+        env: Vec<(String, String)>,
+        /// The secrets whose markers its standard input holds.
+        #[serde(default)]
+        stdin: Vec<String>,
+    },
     /// The exec wrapper's report after its command ended, for the audit
-    /// log. Reply: `Done`.
+    /// log; it closes the run. Reply: `Done`.
     Report {
         /// The secrets the command used.
         secrets: Vec<String>,
         /// Its exit status.
         exit: i32,
+        /// The run it closes.
+        #[serde(default)]
+        run: Option<String>,
     },
     /// The policy's decision alone (for hooks and the MCP dry run). Reply:
     /// `Decision`.
@@ -172,6 +192,7 @@ impl Request {
             Request::Passwd { .. } => "passwd",
             Request::Lock { .. } => "lock",
             Request::Resolve { .. } => "resolve",
+            Request::Deliver { .. } => "deliver",
             Request::Report { .. } => "report",
             Request::Decide { .. } => "decide",
             Request::Scrub { .. } => "scrub",
