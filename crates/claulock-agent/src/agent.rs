@@ -63,6 +63,13 @@ struct Run {
     wrapper: Option<i32>,
     /// The secrets the policy let the command use.
     secrets: Vec<String>,
+    /// Whether the command pipes a program that receives a value into
+    /// another (then a deliverer's output may be any pipe).
+    consumers: bool,
+    /// The streams the agent scrubs for it (device, inode), once attached.
+    outputs: Vec<(u64, u64)>,
+    /// Its output is a pseudo-terminal.
+    pty: bool,
 }
 
 struct State {
@@ -440,6 +447,15 @@ impl Agent {
         }
     }
 
+    /// Records the streams scrubbed for run `run` (a deliverer's output
+    /// must be one of them).
+    pub(crate) fn attach_outputs(&self, run: &str, outputs: Vec<(u64, u64)>, pty: bool) {
+        if let Some(r) = self.runs().get_mut(run) {
+            r.outputs = outputs;
+            r.pty = pty;
+        }
+    }
+
     fn runs(&self) -> MutexGuard<'_, HashMap<String, Run>> {
         self.runs
             .lock()
@@ -501,6 +517,9 @@ impl Agent {
             Run {
                 wrapper: peer.pid(),
                 secrets: plan.secrets,
+                consumers: analysis.uses.iter().any(|u| !u.consumers.is_empty()),
+                outputs: Vec::new(),
+                pty: false,
             },
         );
         Ok(Reply::Resolved(Resolution {
@@ -535,8 +554,8 @@ impl Agent {
                 reasons: vec![why.to_owned()],
             }
         };
-        let wrapper = match self.runs().get(run) {
-            Some(r) => r.wrapper,
+        let (wrapper, outputs, consumers, pty) = match self.runs().get(run) {
+            Some(r) => (r.wrapper, r.outputs.clone(), r.consumers, r.pty),
             None => return Err(refuse("no open run holds these markers")),
         };
         if let Err(why) = peer.exec_wrapper() {
@@ -548,11 +567,23 @@ impl Agent {
             return Err(refuse("the deliverer was not started by the run's command"));
         }
         if let Some(pid) = peer.pid()
-            && let Some(fd) = crate::peer::output_file(pid)
+            && wrapper.is_some()
         {
-            return Err(refuse(&format!(
-                "the program's output goes to a file ({fd}); a value's echo could stay there"
-            )));
+            use crate::peer::Output;
+            for (fd, out) in crate::peer::outputs(pid) {
+                let ok = match out {
+                    Output::Closed | Output::Null => true,
+                    Output::Pipe(id) => outputs.contains(&id) || consumers,
+                    Output::Terminal => pty,
+                    Output::File | Output::Other => false,
+                };
+                if !ok {
+                    return Err(refuse(&format!(
+                        "the program's fd {fd} does not go to the output ClauLock scrubs ({out:?}); \
+                         a value's echo could be read there"
+                    )));
+                }
+            }
         }
         let quote = |w: &str| {
             let w = claulock_core::substitute::markers_to_placeholders(w, run);

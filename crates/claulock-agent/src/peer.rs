@@ -156,14 +156,39 @@ pub(crate) fn descends_from(pid: i32, ancestor: i32) -> bool {
     false
 }
 
-/// The standard output or error of process `pid`, when it is a file
-/// (`/dev/null` and other devices, pipes, sockets and terminals are not).
-pub(crate) fn output_file(pid: i32) -> Option<String> {
-    for fd in [1, 2] {
-        let path = format!("/proc/{pid}/fd/{fd}");
-        if std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-            return Some(format!("fd {fd}"));
-        }
-    }
-    None
+/// Where a process's standard output or error goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Closed.
+    Closed,
+    /// `/dev/null`.
+    Null,
+    /// A pipe (device, inode).
+    Pipe((u64, u64)),
+    /// A terminal or another character device.
+    Terminal,
+    /// A regular file.
+    File,
+    /// A socket or anything else.
+    Other,
+}
+
+/// Where the standard output and error of process `pid` go.
+pub(crate) fn outputs(pid: i32) -> Vec<(u8, Output)> {
+    use std::os::unix::fs::FileTypeExt;
+    [1u8, 2]
+        .into_iter()
+        .map(|fd| {
+            let out = match std::fs::metadata(format!("/proc/{pid}/fd/{fd}")) {
+                Err(_) => Output::Closed,
+                Ok(m) if m.is_file() => Output::File,
+                Ok(m) if m.file_type().is_fifo() => Output::Pipe((m.dev(), m.ino())),
+                // 1:3 is /dev/null on Linux.
+                Ok(m) if m.file_type().is_char_device() && m.rdev() == 0x103 => Output::Null,
+                Ok(m) if m.file_type().is_char_device() => Output::Terminal,
+                Ok(_) => Output::Other,
+            };
+            (fd, out)
+        })
+        .collect()
 }

@@ -89,6 +89,7 @@ impl Flow {
 pub fn run(
     agent: &Agent,
     caller: &str,
+    run: Option<&str>,
     fds: Vec<OwnedFd>,
     conn: &UnixStream,
 ) -> Result<Option<Reply>, Error> {
@@ -98,6 +99,22 @@ pub fn run(
         ));
     }
     let scrubber: Option<std::sync::Arc<Scrubber>> = agent.scrubber()?;
+    if let Some(run) = run {
+        let mut ids = Vec::new();
+        let mut pty = false;
+        for src in fds.iter().step_by(2) {
+            let st = rustix::fs::fstat(src)
+                .map_err(|e| Error::failed(format!("cannot inspect a stream: {e}")))?;
+            let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+            pty |= kind == rustix::fs::FileType::CharacterDevice;
+            ids.push((st.st_dev, st.st_ino));
+        }
+        agent.attach_outputs(run, ids, pty);
+    }
+    // Attached: the client may start its command now.
+    let mut w = conn;
+    w.write_all(&claulock_proto::wire::encode_answer(&Ok(Reply::Done)))
+        .map_err(|e| Error::failed(format!("cannot answer: {e}")))?;
     let mut fds = fds.into_iter();
     let mut flows = Vec::new();
     while let (Some(src), Some(dst)) = (fds.next(), fds.next()) {

@@ -111,9 +111,9 @@ fn serve_one(agent: &Agent, stream: &UnixStream) {
     let request = wire::decode_request(&line);
     drop(line);
     let reply = match request {
-        Ok(Request::Pipe { caller, .. }) => {
+        Ok(Request::Pipe { caller, run, .. }) => {
             let _ = stream.set_read_timeout(None);
-            match crate::pipe::run(agent, &caller, fds, stream) {
+            match crate::pipe::run(agent, &caller, run.as_deref(), fds, stream) {
                 Ok(Some(reply)) => Ok(reply),
                 // The client hung up: nobody to answer.
                 Ok(None) => return,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use claulock_core::analysis::Environment;
 use claulock_core::policy::{CheckContext, Decision, Policy, decide};
+use claulock_core::substitute::{Deliverer, DeliveryPlan, delivery_plan};
 use claulock_core::{destination::Target, policy_file, time::Timestamp};
 
 use claulock_agent::project::{self, POLICY_FILE as PROJECT_FILE};
@@ -46,12 +47,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         },
     };
     let decision = decide(&args.command, &policy, &ctx);
+    let runs = preview(&args.command, &decision);
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &decision)?;
+        let mut v = serde_json::to_value(&decision)?;
+        v["plan"] = serde_json::to_value(&runs)?;
+        serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
-        write_human(&mut out, &decision)?;
+        write_human(&mut out, &decision, runs.as_ref())?;
     }
     Ok(if decision.allowed {
         ExitCode::SUCCESS
@@ -104,7 +108,22 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn write_human(out: &mut impl Write, d: &Decision) -> std::io::Result<()> {
+/// What `claulock exec` would run: the delivery plan, with a preview
+/// marker (each run gets a fresh one).
+fn preview(command: &str, d: &Decision) -> Option<DeliveryPlan> {
+    let analysis = d.analysis.as_ref().filter(|_| d.allowed)?;
+    let deliverer = Deliverer {
+        program: "claulock",
+        nonce: "0000000000000000",
+    };
+    delivery_plan(command, analysis, &deliverer).ok()
+}
+
+fn write_human(
+    out: &mut impl Write,
+    d: &Decision,
+    runs: Option<&DeliveryPlan>,
+) -> std::io::Result<()> {
     if d.allowed {
         writeln!(out, "allowed")?;
     } else {
@@ -137,7 +156,7 @@ fn write_human(out: &mut impl Write, d: &Decision) -> std::io::Result<()> {
             writeln!(out, "  hazard {}: {}", h.kind, h.text)?;
         }
     }
-    if let Some(plan) = &d.plan {
+    if let Some(plan) = runs {
         writeln!(out, "  runs: {}", plan.command)?;
     }
     Ok(())

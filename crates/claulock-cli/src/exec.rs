@@ -143,33 +143,22 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    if let Some((_, slave)) = &pty {
-        cmd.stdout(slave.try_clone()?).stderr(slave.try_clone()?);
-    } else if scrubbing {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    let mut child = cmd.spawn().context("cannot start bash")?;
-    drop(cmd);
-    let forward = (!interactive).then(|| forward_signals(child.id()));
-    // Started from a thread: starting a process takes milliseconds, and the
-    // command need not wait for it.
-    let child_id = child.id();
-    let watcher = (!interactive).then(|| std::thread::spawn(move || watch_for_orphans(child_id)));
-
+    // The agent scrubs: it gets the sources and where they go, and knows
+    // them before the command starts (a deliverer's output must be one of
+    // them).
     let session = if scrubbing {
-        // The agent scrubs: it gets the sources and where they go.
         let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-        let sources: Vec<OwnedFd> = match pty {
-            Some((master, slave)) => {
-                // Only the child may hold the slave open: its exit then
-                // ends the master's reads.
-                drop(slave);
-                vec![OwnedFd::from(master)]
+        let (sources, sinks): (Vec<OwnedFd>, Vec<OwnedFd>) = match &pty {
+            Some((master, slave)) => (
+                vec![OwnedFd::from(master.try_clone()?)],
+                vec![OwnedFd::from(slave.try_clone()?)],
+            ),
+            None => {
+                let flags = rustix::pipe::PipeFlags::CLOEXEC;
+                let (out_r, out_w) = rustix::pipe::pipe_with(flags)?;
+                let (err_r, err_w) = rustix::pipe::pipe_with(flags)?;
+                (vec![out_r, err_r], vec![out_w, err_w])
             }
-            None => vec![
-                OwnedFd::from(child.stdout.take().context("no stdout pipe")?),
-                OwnedFd::from(child.stderr.take().context("no stderr pipe")?),
-            ],
         };
         let mut fds = vec![sources[0].as_fd(), stdout.as_fd()];
         if let Some(err) = sources.get(1) {
@@ -183,21 +172,35 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             &Request::Pipe {
                 caller: "exec".into(),
                 secrets: secrets.into_iter().collect(),
+                run: run.clone(),
             },
             &fds,
         );
-        match session {
-            Ok(s) => Some(s),
-            Err(e) => {
-                // Never let unscrubbed output through: stop the command.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok(refuse(&format!("the agent cannot scrub the output: {e}")));
-            }
-        }
+        let session = match session {
+            Ok(s) => s,
+            Err(e) => return Ok(refuse(&format!("the agent cannot scrub the output: {e}"))),
+        };
+        let mut sinks = sinks.into_iter();
+        let out = sinks.next().context("no output pipe")?;
+        let err = match sinks.next() {
+            Some(e) => e,
+            None => out.try_clone()?,
+        };
+        cmd.stdout(out).stderr(err);
+        Some(session)
     } else {
         None
     };
+    // Only the child may hold the write ends (and the slave) open: its exit
+    // then ends the agent's reads.
+    let mut child = cmd.spawn().context("cannot start bash")?;
+    drop(cmd);
+    drop(pty);
+    let forward = (!interactive).then(|| forward_signals(child.id()));
+    // Started from a thread: starting a process takes milliseconds, and the
+    // command need not wait for it.
+    let child_id = child.id();
+    let watcher = (!interactive).then(|| std::thread::spawn(move || watch_for_orphans(child_id)));
     let status = child.wait().context("cannot wait for the command")?;
     if let Some(session) = session
         && session.wait(DRAIN_AFTER_EXIT).is_err()

@@ -46,6 +46,7 @@ fn through_agent() -> anyhow::Result<ExitCode> {
             &claulock_proto::Request::Pipe {
                 caller: "scrub".into(),
                 secrets: Vec::new(),
+                run: None,
             },
             &[stdin.as_fd(), stdout.as_fd()],
         )

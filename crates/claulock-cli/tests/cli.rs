@@ -49,7 +49,14 @@ fn allowed_command_exits_zero_and_shows_the_rewrite() {
         stdout.contains("destination https://api.github.com/user -> api.github.com"),
         "{stdout}"
     );
-    assert!(stdout.contains("${__claulock_GITHUB_TOKEN}"), "{stdout}");
+    // The value never enters the shell: a marker, and the program started
+    // through the deliverer.
+    assert!(
+        stdout.contains(
+            r#"runs: 'claulock' deliver -- curl -H "Authorization: Bearer @@CL.0000000000000000.GITHUB_TOKEN@@" https://api.github.com/user"#
+        ),
+        "{stdout}"
+    );
     assert!(out.stderr.is_empty());
 }
 

@@ -431,8 +431,39 @@ fn no_other_statement_of_the_command_can_print_the_value() {
             "control {i}: the attempt cannot see a value the shell holds"
         );
     }
-    // A function of the command's own that wraps the program is refused.
+    // A statement that reads the marker from the shell and starts a
+    // deliverer of its own gets the value only where the output is
+    // scrubbed: not into a pipe to a transform, not into a file.
     std::fs::remove_file(&dump).unwrap();
+    let bin = e.bin.display();
+    let marker = "$(tr '\\0' '\\n' < /proc/$$/cmdline | grep -o '@@CL[^@]*@@' | head -1)";
+    let out = e.exec(&format!(
+        "{use_it}; m={marker}; '{bin}' deliver -- sh probe.sh \"$m\" | rev > {d}; \
+         '{bin}' deliver -- sh probe.sh \"$m\" >> {d}; '{bin}' deliver -- sh probe.sh \"$m\""
+    ));
+    let seen = std::fs::read(&dump).unwrap_or_default();
+    assert!(
+        find_leak(&seen, CANARY.as_bytes()).is_none(),
+        "a counterfeit deliverer leaked"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .matches("does not go to the output ClauLock scrubs")
+            .count(),
+        2,
+        "{stderr}"
+    );
+    // The last one wrote to the scrubbed output: it ran, and shows the
+    // marker was read (the control).
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("got [REDACTED:API_KEY]"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    e.assert_clean(&out);
+    std::fs::remove_file(&dump).unwrap();
+    // A function of the command's own that wraps the program is refused.
     let out = e.exec("sh() { set > dump.txt; command sh \"$@\"; }; sh probe.sh {{API_KEY}}");
     assert_eq!(out.status.code(), Some(125));
     e.assert_clean(&out);

@@ -69,9 +69,16 @@ impl Client {
     }
 
     fn unanswered(e: &io::Error) -> Error {
-        Error::Unanswered {
-            why: format!("the request could not be sent: {e}"),
-        }
+        let why = if matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ) {
+            // The agent hung up before reading: it refused the peer.
+            "it closed the connection (an agent of another user, or one that stopped)".into()
+        } else {
+            format!("the request could not be sent: {e}")
+        };
+        Error::Unanswered { why }
     }
 
     /// Sends one request and reads its answer.
@@ -110,9 +117,13 @@ impl Client {
     ///
     /// As [`Client::request`], for the connection and the write.
     pub fn pipe(&self, req: &Request, fds: &[BorrowedFd<'_>]) -> Result<PipeSession, Error> {
-        let stream = self.connect()?;
+        let mut stream = self.connect()?;
         send_with_fds(&stream, &encode_request(req), fds).map_err(|e| Self::unanswered(&e))?;
-        Ok(PipeSession { stream })
+        // Attached: from here the agent copies the streams.
+        match read_answer(&mut stream)? {
+            Reply::Done => Ok(PipeSession { stream }),
+            other => Err(unexpected(&other)),
+        }
     }
 
     /// The agent's state.

@@ -143,14 +143,18 @@ pub enum Request {
     },
     /// Scrubs streams passed with the request as file descriptors
     /// (`SCM_RIGHTS`): pairs of (source, destination), read until every
-    /// source ends or the client hangs up. Reply: `Drained`, once all
-    /// sources ended.
+    /// source ends or the client hangs up. Two replies: `Done` once the
+    /// streams are attached, then `Drained` once all sources ended.
     Pipe {
         /// Who asks, for the audit log (`exec`, `scrub`).
         caller: String,
         /// The secrets the command uses (named in the audit log).
         #[serde(default)]
         secrets: Vec<String>,
+        /// The run whose output these streams are: its deliverers must
+        /// write to them.
+        #[serde(default)]
+        run: Option<String>,
     },
     /// Opens a one-time loopback page where the human enters a value.
     /// Reply: `Entry`.
