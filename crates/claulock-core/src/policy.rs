@@ -282,6 +282,129 @@ pub fn decide(command: &str, policy: &Policy, ctx: &CheckContext) -> Decision {
     }
 }
 
+/// One flow of a value: may secret `secret` go to `host` (when it goes
+/// over the network) through `program` (when it is known)? The entry point
+/// for a caller that sees flows rather than command lines (an egress proxy
+/// sees a host; a deliverer sees a program).
+#[derive(Clone, Copy, Debug)]
+pub struct Flow<'a> {
+    /// The secret.
+    pub secret: &'a str,
+    /// The host it would be sent to.
+    pub host: Option<&'a str>,
+    /// The program it would be passed to (a basename).
+    pub program: Option<&'a str>,
+}
+
+/// Decides on one [`Flow`]: the rules that do not need a command line
+/// (known secret, expiry, project scope, program and host allowlists).
+///
+/// # Errors
+///
+/// The refusal, naming the secret and the rule.
+///
+/// # Example
+///
+/// ```
+/// use claulock_core::{policy::{check_flow, CheckContext, Flow}, policy_file, time::Timestamp};
+/// let policy = policy_file::parse(r#"
+/// [secrets.T]
+/// allow_hosts = ["api.github.com"]
+/// allow_programs = ["curl"]
+/// "#).unwrap();
+/// let ctx = CheckContext::at(Timestamp::parse_rfc3339("2026-11-28T00:00:00Z").unwrap());
+/// let ok = Flow { secret: "T", host: Some("api.github.com"), program: Some("curl") };
+/// assert!(check_flow(&ok, &policy, &ctx).is_ok());
+/// let bad = Flow { host: Some("gist.github.com"), ..ok };
+/// assert_eq!(check_flow(&bad, &policy, &ctx).unwrap_err().rule.to_string(), "host-allowlist");
+/// ```
+pub fn check_flow(flow: &Flow<'_>, policy: &Policy, ctx: &CheckContext) -> Result<(), Refusal> {
+    let layers = secret_layers(flow.secret, policy, ctx)?;
+    if let Some(program) = flow.program {
+        program_allowed(flow.secret, layers, program)?;
+    }
+    if let Some(host) = flow.host {
+        host_allowed(flow.secret, layers, host)?;
+    }
+    Ok(())
+}
+
+/// The rule layers of a known, unexpired secret usable in this project.
+fn secret_layers<'p>(
+    name: &str,
+    policy: &'p Policy,
+    ctx: &CheckContext,
+) -> Result<&'p [SecretRules], Refusal> {
+    let refuse = |rule: Rule, reason: String| Refusal {
+        secret: Some(name.to_owned()),
+        rule,
+        reason,
+    };
+    let Some(layers) = policy.rules(name) else {
+        return Err(refuse(
+            Rule::UnknownSecret,
+            format!(
+                "there is no secret named {name}; `claulock list` shows the names, and the user can add it with `claulock add {name}`"
+            ),
+        ));
+    };
+    for layer in layers {
+        if let Some(exp) = layer.expires
+            && ctx.now >= exp
+        {
+            return Err(refuse(
+                Rule::Expired,
+                format!(
+                    "{name} expired at {exp}; ask the user to rotate it (`claulock rotate {name}`)"
+                ),
+            ));
+        }
+        if let Some(project) = &layer.project
+            && ctx.project.as_deref() != Some(project.as_str())
+        {
+            return Err(refuse(
+                Rule::ProjectScope,
+                format!("{name} is bound to the project at {project} and cannot be used here"),
+            ));
+        }
+    }
+    Ok(layers)
+}
+
+/// Whether every layer's program allowlist admits `program`.
+fn program_allowed(name: &str, layers: &[SecretRules], program: &str) -> Result<(), Refusal> {
+    for layer in layers {
+        if !layer.allow_programs.is_empty() && !layer.allow_programs.iter().any(|p| p == program) {
+            return Err(Refusal {
+                secret: Some(name.to_owned()),
+                rule: Rule::ProgramAllowlist,
+                reason: format!(
+                    "{name} may only be passed to {}, not to `{program}`",
+                    list(&layer.allow_programs)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether every layer's host allowlist admits `host`.
+fn host_allowed(name: &str, layers: &[SecretRules], host: &str) -> Result<(), Refusal> {
+    for layer in layers {
+        if !layer.allow_hosts.is_empty() && !layer.allow_hosts.iter().any(|p| p.matches(host)) {
+            return Err(Refusal {
+                secret: Some(name.to_owned()),
+                rule: Rule::HostAllowlist,
+                reason: format!(
+                    "{name} may only go to {}, and this command also names {host}; send it to an allowed host only",
+                    list(&layer.allow_hosts)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn check_use(
     u: &Use,
     analysis: &Analysis,
@@ -290,6 +413,13 @@ fn check_use(
     out: &mut Vec<Refusal>,
 ) {
     let name = &u.secret;
+    let layers = match secret_layers(name, policy, ctx) {
+        Ok(l) => l,
+        Err(r) => {
+            out.push(r);
+            return;
+        }
+    };
     let mut refuse = |rule: Rule, reason: String| {
         out.push(Refusal {
             secret: Some(name.clone()),
@@ -297,37 +427,6 @@ fn check_use(
             reason,
         });
     };
-    let Some(layers) = policy.rules(name) else {
-        refuse(
-            Rule::UnknownSecret,
-            format!(
-                "there is no secret named {name}; `claulock list` shows the names, and the user can add it with `claulock add {name}`"
-            ),
-        );
-        return;
-    };
-    for layer in layers {
-        if let Some(exp) = layer.expires {
-            if ctx.now >= exp {
-                refuse(
-                    Rule::Expired,
-                    format!(
-                        "{name} expired at {exp}; ask the user to rotate it (`claulock rotate {name}`)"
-                    ),
-                );
-                return;
-            }
-        }
-        if let Some(project) = &layer.project {
-            if ctx.project.as_deref() != Some(project.as_str()) {
-                refuse(
-                    Rule::ProjectScope,
-                    format!("{name} is bound to the project at {project} and cannot be used here"),
-                );
-                return;
-            }
-        }
-    }
 
     // Where the value lands.
     match u.role {
@@ -394,17 +493,9 @@ fn check_use(
             .iter()
             .all(|l| l.allow_revealing.iter().any(|x| x == p))
     };
-    for layer in layers {
-        if !layer.allow_programs.is_empty() && !layer.allow_programs.iter().any(|p| p == program) {
-            refuse(
-                Rule::ProgramAllowlist,
-                format!(
-                    "{name} may only be passed to {}, not to `{program}`",
-                    list(&layer.allow_programs)
-                ),
-            );
-            return;
-        }
+    if let Err(r) = program_allowed(name, layers, program) {
+        refuse(r.rule, r.reason);
+        return;
     }
     if !exempt(program) {
         let bad = if VARIABLE_SETTERS.contains(&program) {
@@ -493,15 +584,11 @@ fn check_use(
         }
         for d in &analysis.destinations {
             match &d.target {
-                Target::Host { host } if layer.allow_hosts.iter().any(|p| p.matches(host)) => {}
                 Target::Host { host } => {
-                    refuse(
-                        Rule::HostAllowlist,
-                        format!(
-                            "{name} may only go to {hosts}, and this command also names {host}; send it to an allowed host only"
-                        ),
-                    );
-                    return;
+                    if let Err(r) = host_allowed(name, std::slice::from_ref(layer), host) {
+                        refuse(r.rule, r.reason);
+                        return;
+                    }
                 }
                 Target::Unknown { why } => {
                     refuse(
