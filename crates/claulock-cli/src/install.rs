@@ -133,7 +133,7 @@ pub(crate) fn hooks_for(exe: &str) -> Value {
         {
             exe.to_owned()
         } else {
-            claulock_hooks::bash::quote(exe)
+            claulock_runtime::shell::quote(exe)
         };
         let mut entry = Map::new();
         if let Some(m) = matcher {
@@ -374,8 +374,8 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
         ),
         Err(_) => {}
     }
-    match crate::hook::Settings::load_for_doctor(&home) {
-        Ok(()) => check(true, "hook settings: readable".into()),
+    match crate::hook::load_settings(&home) {
+        Ok(_) => check(true, "hook settings: readable".into()),
         Err(e) => check(false, format!("hook settings: {e:#}")),
     }
     let mut installed = false;

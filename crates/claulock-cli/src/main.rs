@@ -152,7 +152,7 @@ enum Command {
     Hook {
         /// The hook event.
         #[arg(value_enum)]
-        event: hook::Event,
+        event: hook::HookEvent,
     },
     /// Add ClauLock's hooks to Claude Code's settings.
     Install {

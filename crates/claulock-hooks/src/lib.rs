@@ -1,45 +1,43 @@
-//! claulock-hooks: Claude Code's hook protocol, mapped to ClauLock decisions.
+//! claulock-hooks: Claude Code's hook protocol, as an adapter of
+//! `claulock-runtime`.
 //!
 //! Claude Code runs a command for each hook event with one JSON object on
 //! stdin and reads one JSON answer from stdout. This crate is the pure half
-//! of that adapter: lenient models of the inputs ([`HookInput`]), the
-//! answers ([`Answer`]), and the decisions that need no IO — how a Bash
-//! command is rewritten to run through `claulock exec` ([`bash`]), which
-//! files a tool would read ([`paths`]), how a tool's response is scrubbed
-//! in its own shape (in the agent), which prompt text looks like a
-//! credential ([`prompt`]) and what the model is told at session start
-//! ([`context`]).
+//! of that adapter: lenient models of the inputs ([`HookInput`]) and the
+//! answers ([`Answer`]), which files Claude Code's built-in tools would
+//! read ([`paths`]), and the mapping of an input to an agent-neutral
+//! [`Event`](claulock_runtime::Event) and of a
+//! [`Verdict`](claulock_runtime::Verdict) back to an answer ([`claude`]).
+//! The decisions themselves live in `claulock-runtime`, shared by every
+//! agent's adapter.
 //!
 //! # This crate performs no IO
 //!
 //! It reads no file, environment or clock and starts no process: the
-//! `claulock hook` command reads stdin, asks the agent (which holds the
-//! values) and writes the answer. Values never pass through this crate;
-//! scrubbing is a function the caller passes in.
+//! `claulock hook` command reads stdin, asks the guard (which asks the
+//! agent) and writes the answer. Values never pass through this crate.
 //!
 //! # Example
 //!
 //! ```
-//! use claulock_hooks::{HookInput, bash};
+//! use claulock_hooks::{HookInput, claude};
+//! use claulock_runtime::{Confirm, Event, ToolCall, Verdict};
 //!
 //! let input = HookInput::parse(br#"{"hook_event_name":"PreToolUse","tool_name":"Bash",
 //!     "tool_input":{"command":"gh api /user -H 'X: {{GH_TOKEN}}'","description":"who am I"}}"#).unwrap();
-//! let command = input.bash_command().unwrap();
-//! assert!(bash::has_placeholders(command));
-//! let wrapped = bash::wrap("/usr/bin/claulock", command, "/home/me/.claulock/run");
-//! assert!(wrapped.starts_with("'/usr/bin/claulock' exec --cwd-out "));
+//! let event = claude::event(claude::Hook::PreToolUse, &input);
+//! assert!(matches!(event, Event::ToolCall { call: ToolCall::Shell { .. }, .. }));
+//! let verdict = Verdict::Rewrite { command: "claulock exec …".into(), confirm: Confirm::Allow, reason: String::new() };
 //! // The answer keeps every other field of the tool input.
-//! let updated = input.with_bash_command(&wrapped);
-//! assert_eq!(updated["description"], "who am I");
+//! let answer = claude::answer(&input, verdict).to_json().unwrap();
+//! assert_eq!(answer["hookSpecificOutput"]["updatedInput"]["description"], "who am I");
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod bash;
-pub mod context;
+pub mod claude;
 mod input;
 mod output;
 pub mod paths;
-pub mod prompt;
 
 pub use input::{HookInput, InputError};
 pub use output::{Answer, Permission};

@@ -38,27 +38,6 @@ pub fn reads(tool: &str, input: &Value, cwd: Option<&str>) -> Reads {
     }
 }
 
-/// The reason given to the model when a read is refused.
-pub fn refusal(tool: &str, path: &str, secrets: &[String]) -> String {
-    let names = secrets
-        .iter()
-        .map(|s| format!("{{{{{s}}}}}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let list = secrets.join(", ");
-    format!(
-        "ClauLock: {tool} refused: {path} holds the value of {list}, and its contents would reach \
-         the transcript. Do not read it. To use the secret, write its placeholder ({names}) in a \
-         Bash command (for example `curl -H \"Authorization: Bearer {first}\" https://…`), and \
-         ClauLock substitutes the value for the command alone. To work with the file's other \
-         contents, use a Bash command whose output is scrubbed (e.g. `grep -v KEY_NAME {path}`).",
-        first = secrets
-            .first()
-            .map(|s| format!("{{{{{s}}}}}"))
-            .unwrap_or_default(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,11 +74,5 @@ mod tests {
         for (tool, input, want) in cases {
             assert_eq!(reads(tool, &input, Some("/cwd")), want, "{tool} {input}");
         }
-    }
-
-    #[test]
-    fn refusal_names_the_placeholder() {
-        let r = refusal("Read", "/p/.env", &["API_TOKEN".into()]);
-        assert!(r.contains("{{API_TOKEN}}") && r.contains("/p/.env"), "{r}");
     }
 }

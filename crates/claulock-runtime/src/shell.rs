@@ -1,9 +1,12 @@
-//! Rewriting a Bash tool call to run through `claulock exec`.
+//! Shell commands as the guard reads them: placeholders, re-encoders and
+//! the files they name, and the rewrite that runs a command through
+//! `claulock exec`.
 //!
 //! The rewrite runs the model's command, unchanged, as the argument of
-//! `claulock exec -c`, so the values reach the child's environment and its
-//! output passes the scrubber. Two things a Claude Code user relies on
-//! would be lost in a child shell, and the rewrite carries them back:
+//! `claulock exec -c`, so the values reach only the programs that need
+//! them and the output passes the scrubber. Two things a user of a coding
+//! agent relies on would be lost in a child shell, and the rewrite carries
+//! them back:
 //!
 //! - **the exit status**: `exec` exits with the command's, and the rewrite
 //!   ends with `(exit $status)`;

@@ -1,0 +1,519 @@
+//! [`Guard`]: the verdict on each event, asked of the agent through
+//! [`AgentApi`].
+//!
+//! **Fail closed.** When a vault exists and the agent cannot answer
+//! (locked, killed, starved, slow), [`Guard::verdict`] returns the error
+//! and the caller answers with [`fallback`]`(event, true)` explained by
+//! [`with_reason`]: a shell command and a read of a path are denied, a
+//! tool's output is replaced by a notice in its own shape. Without a
+//! vault there is nothing to protect and the guard stands aside.
+
+use claulock_proto::{Caught, Error, Finding, Reply, Request, SecretBytes};
+use serde_json::Value;
+
+use crate::event::{Confirm, Event, ToolCall, Verdict};
+use crate::{context, prompt, shell};
+
+/// What the guard needs of the agent. [`claulock_proto::Client`]
+/// implements it; a runtime that embeds the agent implements it in process.
+pub trait AgentApi {
+    /// Whether the agent answers.
+    ///
+    /// # Errors
+    ///
+    /// When it does not (locked, no vault, unreachable).
+    fn status(&self) -> Result<(), Error>;
+    /// The policy's decision on a command run in `cwd`.
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn decide(&self, command: &str, cwd: &str) -> Result<claulock_proto::Verdict, Error>;
+    /// Which files under `paths` hold a value.
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn scan(&self, paths: Vec<String>) -> Result<Vec<Finding>, Error>;
+    /// Every string of `value` scrubbed (`None`: nothing caught).
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn scrub_json(&self, value: &Value, caller: &str) -> Result<Option<Value>, Error>;
+    /// What the scrubber catches in `text`.
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn scrub(&self, text: &str, caller: &str) -> Result<Vec<Caught>, Error>;
+    /// The secrets' names.
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn names(&self) -> Result<Vec<String>, Error>;
+    /// Redacts every value (and `extra`) from the files under `paths`.
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn sweep(&self, paths: Vec<String>, extra: Vec<SecretBytes>) -> Result<(), Error>;
+}
+
+impl AgentApi for claulock_proto::Client {
+    fn status(&self) -> Result<(), Error> {
+        claulock_proto::Client::status(self).map(|_| ())
+    }
+
+    fn decide(&self, command: &str, cwd: &str) -> Result<claulock_proto::Verdict, Error> {
+        claulock_proto::Client::decide(self, command, cwd)
+    }
+
+    fn scan(&self, paths: Vec<String>) -> Result<Vec<Finding>, Error> {
+        claulock_proto::Client::scan(self, paths)
+    }
+
+    fn scrub_json(&self, value: &Value, caller: &str) -> Result<Option<Value>, Error> {
+        match self.request(&Request::ScrubJson {
+            value: value.clone(),
+            caller: caller.into(),
+        })? {
+            Reply::ScrubbedJson { value, .. } => Ok(value),
+            other => Err(claulock_proto::unexpected(&other)),
+        }
+    }
+
+    fn scrub(&self, text: &str, caller: &str) -> Result<Vec<Caught>, Error> {
+        match self.request(&Request::Scrub {
+            text: text.into(),
+            caller: caller.into(),
+        })? {
+            Reply::Scrubbed { caught, .. } => Ok(caught),
+            other => Err(claulock_proto::unexpected(&other)),
+        }
+    }
+
+    fn names(&self) -> Result<Vec<String>, Error> {
+        Ok(self.list()?.into_iter().map(|s| s.name).collect())
+    }
+
+    fn sweep(&self, paths: Vec<String>, extra: Vec<SecretBytes>) -> Result<(), Error> {
+        claulock_proto::Client::sweep(self, &Request::Sweep { paths, extra }).map(|_| ())
+    }
+}
+
+/// The hook settings (`CLAULOCK_HOME/hooks.toml`), read strictly: an
+/// unknown key or value is an error, which makes the hooks fail closed.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The decision for an allowed command with placeholders.
+    pub placeholder_permission: PlaceholderPermission,
+    /// Route commands without placeholders through `claulock exec` too.
+    /// Off by default: Claude Code checks its permission rules against
+    /// the rewritten command, so `Bash(npm test:*)`-style allow rules stop
+    /// matching; their output is scrubbed after the tool ran instead.
+    pub wrap_plain_commands: bool,
+    /// Block prompts holding credential-shaped strings ([`prompt`]).
+    pub block_token_shapes: bool,
+}
+
+/// `placeholder_permission` in `hooks.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlaceholderPermission {
+    /// Run without asking.
+    Allow,
+    /// The user confirms each one.
+    Ask,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            placeholder_permission: PlaceholderPermission::Allow,
+            wrap_plain_commands: false,
+            block_token_shapes: true,
+        }
+    }
+}
+
+/// Decides each event with the agent.
+pub struct Guard<'a, A: AgentApi> {
+    /// The agent.
+    pub agent: &'a A,
+    /// The settings.
+    pub settings: &'a Settings,
+    /// Whether a vault exists (then what cannot be checked is denied).
+    pub guarded: bool,
+    /// The `claulock` executable the rewrite calls.
+    pub exe: &'a str,
+    /// The private directory where `exec --cwd-out` leaves the command's
+    /// final directory.
+    pub run_dir: &'a str,
+}
+
+impl<A: AgentApi> Guard<'_, A> {
+    /// The verdict on `event`.
+    ///
+    /// # Errors
+    ///
+    /// When the agent cannot answer a question the verdict needs: the
+    /// caller answers [`fallback`] then.
+    pub fn verdict(&self, event: &Event<'_>) -> Result<Verdict, Error> {
+        match event {
+            Event::ToolCall {
+                call: ToolCall::Shell { command },
+                cwd,
+            } => self.shell(command, cwd.unwrap_or("/")),
+            Event::ToolCall {
+                call: ToolCall::Read { tool, path },
+                cwd,
+            } => self.read(tool, path, *cwd),
+            Event::ToolCall {
+                call: ToolCall::Other,
+                ..
+            } => Ok(Verdict::Pass),
+            Event::ToolOutput { tool, output } => self.output(tool, output),
+            Event::Prompt { text, transcript } => self.prompt(text, *transcript),
+            Event::SessionStart => {
+                let (names, locked) = match self.agent.names() {
+                    Ok(n) => (n, false),
+                    Err(_) => (Vec::new(), true),
+                };
+                Ok(Verdict::Context {
+                    text: context::session_context(&names, locked),
+                })
+            }
+            Event::SessionEnd { transcript } => {
+                self.sweep(*transcript, Vec::new());
+                Ok(Verdict::Pass)
+            }
+        }
+    }
+
+    fn shell(&self, command: &str, cwd: &str) -> Result<Verdict, Error> {
+        let names = match shell::placeholder_names(command) {
+            Ok(n) => n,
+            Err(e) => {
+                return Ok(deny(format!(
+                    "ClauLock: {e}. Write a placeholder as {{{{NAME}}}}, or {{{{!NAME}}}} for a literal."
+                )));
+            }
+        };
+        let wrapped = || shell::wrap(self.exe, command, self.run_dir);
+        if names.is_empty() {
+            if !self.guarded {
+                return Ok(Verdict::Pass);
+            }
+            // Locked or unreachable: the error denies (see `fallback`).
+            self.agent.status()?;
+            if shell::transforms(command)
+                && let Some(refusal) = self.transformed_file(command, cwd)?
+            {
+                return Ok(refusal);
+            }
+            if !self.settings.wrap_plain_commands {
+                return Ok(Verdict::Pass);
+            }
+            return Ok(Verdict::Rewrite {
+                command: wrapped(),
+                confirm: Confirm::Rules,
+                reason: "ClauLock: output scrubbed".into(),
+            });
+        }
+        if !self.guarded {
+            return Ok(deny(format!(
+                "ClauLock: there is no vault yet, so {{{{{}}}}} cannot be resolved. Ask the user to \
+                 run `claulock init` and `claulock add {}` in a terminal.",
+                names[0], names[0]
+            )));
+        }
+        let verdict = match self.agent.decide(command, cwd) {
+            Err(e @ (Error::Locked | Error::NoVault { .. })) => {
+                return Ok(deny(format!(
+                    "ClauLock: {e}, so this command's secrets cannot be used. Ask the user to run \
+                     `claulock unlock` in a terminal, then try again."
+                )));
+            }
+            Err(e) if e.is_unavailable() => return Err(e),
+            Err(e) => return Ok(deny(format!("ClauLock refused this command: {e}"))),
+            Ok(v) => v,
+        };
+        if !verdict.allowed {
+            return Ok(deny(format!(
+                "ClauLock refused this command (nothing ran):\n- {}\nRewrite the command so the \
+                 secret goes only to an allowed program and host, and its value is never printed, \
+                 encoded or written to a file; `claulock check -c '…'` explains a decision.",
+                verdict.refusals.join("\n- ")
+            )));
+        }
+        let mut unique = names.clone();
+        unique.dedup();
+        Ok(Verdict::Rewrite {
+            command: wrapped(),
+            confirm: match self.settings.placeholder_permission {
+                PlaceholderPermission::Ask => Confirm::Ask,
+                PlaceholderPermission::Allow => Confirm::Allow,
+            },
+            reason: format!(
+                "ClauLock: runs through `claulock exec`, {} delivered to the program that needs \
+                 it and its output scrubbed",
+                unique.join(", ")
+            ),
+        })
+    }
+
+    /// A refusal when a re-encoding command names a file that holds a value.
+    fn transformed_file(&self, command: &str, cwd: &str) -> Result<Option<Verdict>, Error> {
+        let cwd = std::path::Path::new(cwd);
+        let files: Vec<String> = shell::file_words(command)
+            .into_iter()
+            .map(|w| cwd.join(w).display().to_string())
+            .collect();
+        if files.is_empty() {
+            return Ok(None);
+        }
+        let (files, secrets) = findings(&self.agent.scan(files)?);
+        let Some(first) = files.first() else {
+            return Ok(None);
+        };
+        Ok(Some(deny(format!(
+            "ClauLock refused this command (nothing ran): it re-encodes {first}, which holds the \
+             value of {}, and the output could carry it in a form that cannot be scrubbed. To use \
+             the secret, write its placeholder ({}) in the command that needs it.",
+            secrets.join(", "),
+            placeholders(&secrets)
+        ))))
+    }
+
+    fn read(&self, tool: &str, path: &str, cwd: Option<&str>) -> Result<Verdict, Error> {
+        if !self.guarded {
+            return Ok(Verdict::Pass);
+        }
+        let path = match (cwd, std::path::Path::new(path).is_absolute()) {
+            (Some(cwd), false) => std::path::Path::new(cwd).join(path).display().to_string(),
+            _ => path.to_owned(),
+        };
+        // Locked or unreachable: the error denies (see `fallback`).
+        let (files, secrets) = findings(&self.agent.scan(vec![path.clone()])?);
+        if secrets.is_empty() {
+            return Ok(Verdict::Pass);
+        }
+        let shown = if files.len() == 1 {
+            files[0].clone()
+        } else {
+            format!("{path} (in {})", files.join(", "))
+        };
+        Ok(deny(read_refusal(tool, &shown, &secrets)))
+    }
+
+    fn output(&self, tool: &str, output: &Value) -> Result<Verdict, Error> {
+        if output.is_null() || !self.guarded {
+            return Ok(Verdict::Pass);
+        }
+        // Locked or unreachable: the error withholds the output.
+        Ok(
+            match self.agent.scrub_json(output, &format!("hook:{tool}"))? {
+                Some(v) => Verdict::ReplaceOutput { output: v },
+                None => Verdict::Pass,
+            },
+        )
+    }
+
+    fn prompt(&self, text: &str, transcript: Option<&str>) -> Result<Verdict, Error> {
+        // The prompt is the user's own text: a locked agent cannot compare
+        // it with the vault, and the shape check below still runs.
+        let mut secrets: Vec<String> = Vec::new();
+        for c in self.agent.scrub(text, "hook:prompt").unwrap_or_default() {
+            if !secrets.contains(&c.secret) {
+                secrets.push(c.secret);
+            }
+        }
+        if !secrets.is_empty() {
+            self.sweep(transcript, Vec::new());
+            return Ok(Verdict::BlockPrompt {
+                reason: prompt::vault_value_reason(&secrets),
+            });
+        }
+        if self.settings.block_token_shapes && !text.contains(prompt::OVERRIDE) {
+            let shapes = prompt::token_shapes(text);
+            if !shapes.is_empty() {
+                let extra = shapes
+                    .iter()
+                    .map(|s| SecretBytes::from(text[s.span.clone()].as_bytes()))
+                    .collect();
+                self.sweep(transcript, extra);
+                return Ok(Verdict::BlockPrompt {
+                    reason: prompt::token_shape_reason(&shapes),
+                });
+            }
+        }
+        self.sweep(transcript, Vec::new());
+        Ok(Verdict::Pass)
+    }
+
+    /// Sweeps the session's transcript (and redacts `extra` in it).
+    fn sweep(&self, transcript: Option<&str>, extra: Vec<SecretBytes>) {
+        if let Some(path) = transcript {
+            let _ = self.agent.sweep(vec![path.to_owned()], extra);
+        }
+    }
+}
+
+/// The verdict when the guard cannot do its work. With a vault: deny a
+/// shell command or a read of a path, and withhold a tool's output. Without
+/// one: deny only a command with placeholders (it would fail anyway).
+pub fn fallback(event: &Event<'_>, guarded: bool) -> Verdict {
+    let denial = deny("ClauLock could not check this tool call".into());
+    match event {
+        Event::ToolCall {
+            call: ToolCall::Shell { command },
+            ..
+        } if guarded || shell::has_placeholders(command) => denial,
+        Event::ToolCall {
+            call: ToolCall::Read { .. },
+            ..
+        } if guarded => denial,
+        Event::ToolOutput { output, .. } if guarded && !output.is_null() => {
+            Verdict::ReplaceOutput {
+                output: (*output).clone(),
+            }
+        }
+        _ => Verdict::Pass,
+    }
+}
+
+/// [`fallback`]'s verdict explained: a denial says what went wrong and
+/// what to do; a withheld output becomes a notice.
+pub fn with_reason(verdict: Verdict, detail: &str) -> Verdict {
+    match verdict {
+        Verdict::Deny { .. } => deny(format!(
+            "ClauLock could not check this tool call ({detail}); it was not run. Ask the user to \
+             run `claulock unlock` (or `claulock doctor`) in a terminal, then try again."
+        )),
+        Verdict::ReplaceOutput { output } => Verdict::ReplaceOutput {
+            output: withheld(&output, detail),
+        },
+        other => other,
+    }
+}
+
+/// The tool's output, every string replaced by a notice (the shape kept,
+/// so the runtime takes it): the notice in the first, the others empty.
+fn withheld(output: &Value, detail: &str) -> Value {
+    let notice = format!(
+        "[ClauLock withheld this output: it could not be scrubbed ({detail}). Ask the user to \
+         run `claulock unlock` in a terminal, then run the tool again.]"
+    );
+    let mut first = true;
+    claulock_scrub::json::replace_values(output, &mut |_| {
+        if std::mem::take(&mut first) {
+            notice.clone()
+        } else {
+            String::new()
+        }
+    })
+}
+
+fn deny(reason: String) -> Verdict {
+    Verdict::Deny { reason }
+}
+
+fn placeholders(secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .map(|s| format!("{{{{{s}}}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The files and the secrets (each once) of a scan.
+fn findings(found: &[Finding]) -> (Vec<String>, Vec<String>) {
+    let mut secrets: Vec<String> = Vec::new();
+    let mut files: Vec<String> = Vec::new();
+    for f in found {
+        files.push(f.path.clone());
+        for s in &f.secrets {
+            if !secrets.contains(s) {
+                secrets.push(s.clone());
+            }
+        }
+    }
+    (files, secrets)
+}
+
+/// The reason given to the model when a read is refused.
+pub fn read_refusal(tool: &str, path: &str, secrets: &[String]) -> String {
+    let names = placeholders(secrets);
+    let list = secrets.join(", ");
+    format!(
+        "ClauLock: {tool} refused: {path} holds the value of {list}, and its contents would reach \
+         the transcript. Do not read it. To use the secret, write its placeholder ({names}) in a \
+         Bash command (for example `curl -H \"Authorization: Bearer {first}\" https://…`), and \
+         ClauLock substitutes the value for the command alone. To work with the file's other \
+         contents, use a Bash command whose output is scrubbed (e.g. `grep -v KEY_NAME {path}`).",
+        first = secrets
+            .first()
+            .map(|s| format!("{{{{{s}}}}}"))
+            .unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_refusal_names_the_placeholder() {
+        let r = read_refusal("Read", "/p/.env", &["API_TOKEN".into()]);
+        assert!(r.contains("{{API_TOKEN}}") && r.contains("/p/.env"), "{r}");
+    }
+
+    #[test]
+    fn what_cannot_be_checked_is_denied_or_withheld_when_a_vault_exists() {
+        let shell = Event::ToolCall {
+            call: ToolCall::Shell {
+                command: "cat .env",
+            },
+            cwd: None,
+        };
+        assert!(matches!(fallback(&shell, true), Verdict::Deny { .. }));
+        assert_eq!(fallback(&shell, false), Verdict::Pass);
+        let out = serde_json::json!({"stdout": "secret here", "stderr": "x", "interrupted": false});
+        let done = Event::ToolOutput {
+            tool: "Bash",
+            output: &out,
+        };
+        let Verdict::ReplaceOutput { output } = with_reason(fallback(&done, true), "locked") else {
+            panic!("withheld")
+        };
+        assert!(output["stdout"].as_str().unwrap().contains("withheld"));
+        assert_eq!(output["stderr"], "");
+        assert_eq!(output["interrupted"], false);
+    }
+
+    #[test]
+    fn settings_are_strict() {
+        let bad = [
+            "placeholder_permission = \"Ask\"",
+            "placeholder_permission = \"maybe\"",
+            "wrap = true",
+        ];
+        for text in bad {
+            assert!(
+                serde_json::from_value::<Settings>(toml_like(text)).is_err(),
+                "{text}"
+            );
+        }
+    }
+
+    /// The one-line `key = value` settings above, as JSON (the CLI parses
+    /// TOML; serde's rules are the same).
+    fn toml_like(line: &str) -> Value {
+        let (k, v) = line.split_once(" = ").unwrap();
+        let v: Value = serde_json::from_str(v).unwrap();
+        serde_json::json!({ k: v })
+    }
+}
