@@ -1,44 +1,13 @@
-//! `claulock exec`: run a command with its secrets in the child's
-//! environment alone, every output byte scrubbed by the agent.
-//!
-//! 1. The wrapper makes itself non-dumpable before anything else, so no
-//!    process of the same user can read its memory at any point.
-//! 2. The agent decides on the command (policy, expiry, allowlists) and, if
-//!    it allows it, returns the plan: the command with a marker in place of
-//!    each placeholder, each program that receives one started through
-//!    `claulock deliver` (see `claulock_agent::peer` for why only this
-//!    binary gets an answer). Neither this process nor the shell ever
-//!    holds a value: each deliverer asks the agent for the values of its
-//!    own invocation, which the agent checks again, and becomes the
-//!    program (`crate::deliver`).
-//! 3. The wrapper runs `bash -c PLAN`, for a command that holds a
-//!    placeholder without the variables that would run other code or send
-//!    traffic elsewhere (`claulock_core::substitute::UNSAFE_INHERITED_ENV`).
-//! 4. The child's stdout and stderr are pipes whose read ends, with this
-//!    process's own stdout and stderr, are handed to the agent
-//!    (`SCM_RIGHTS`), which scrubs them with the whole-vault scrubber it
-//!    keeps: the wrapper never holds the dictionary, and its cost does not
-//!    grow with the vault. When stdout is a terminal, the child gets a
-//!    pseudo-terminal of its own instead (colours, progress bars), whose
-//!    master the agent reads alike.
-//! 5. SIGINT, SIGTERM and SIGHUP are forwarded to the child's process
-//!    group; the wrapper exits with the child's status (128+N for a
-//!    signal) and reports it to the agent for the audit log.
-//!
-//! A refusal runs nothing and exits with [`REFUSED`].
+//! `claulock exec` and the hidden `claulock deliver`: the frontends of
+//! `claulock-exec` (see its docs for how a run keeps every value out of
+//! the wrapper and the shell).
 
+use std::ffi::OsString;
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use claulock_agent::Home;
-use claulock_proto::{Error, Request, Resolution};
-
-/// The exit status of a refused command (nothing ran).
-pub(crate) const REFUSED: u8 = 125;
+use anyhow::bail;
+use claulock_exec::{Outcome, REFUSED};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -54,275 +23,46 @@ pub(crate) struct Args {
     cwd_out: Option<std::path::PathBuf>,
 }
 
-/// After the command exits, how long its output may still take to drain:
-/// a background process it started can hold the pipes open for good.
-const DRAIN_AFTER_EXIT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Quotes argv words for bash; placeholders inside stay substitutable.
-fn shell_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn refuse(lines: &str) -> ExitCode {
-    let mut err = std::io::stderr().lock();
-    for line in lines.lines() {
-        let _ = writeln!(err, "claulock: refused: {line}");
-    }
-    ExitCode::from(REFUSED)
+#[derive(clap::Args)]
+pub(crate) struct DeliverArgs {
+    /// Standard input holds markers too (a here-document, a here-string).
+    #[arg(long)]
+    stdin: bool,
+    /// The program and its arguments.
+    #[arg(last = true, required = true, value_name = "PROGRAM ARGS")]
+    argv: Vec<OsString>,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    // Before it holds anything: keep other processes of the same user out
-    // of this process's memory.
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .context("cannot make the wrapper non-dumpable")?;
-    if let Some(file) = &args.cwd_out {
-        forget_directories(file);
-    }
     let command = match (&args.command, args.argv.is_empty()) {
         (Some(c), true) => c.clone(),
-        (None, false) => shell_join(&args.argv),
+        (None, false) => claulock_exec::shell_join(&args.argv),
         _ => {
             bail!("give a command: `claulock exec -c 'COMMAND'` or `claulock exec -- PROGRAM ARGS`")
         }
     };
-    let placeholders = match claulock_core::grammar::placeholders(&command) {
-        Ok(p) => p,
-        Err(e) => return Ok(refuse(&e.to_string())),
-    };
-    let home = Home::from_env()?;
-    let client = home.client();
-    let resolution = match client.resolve(&command) {
-        Ok(r) => Some(r),
-        Err(Error::Refused { reasons }) => return Ok(refuse(&reasons.join("\n"))),
-        // No vault: nothing to substitute and nothing to protect.
-        Err(Error::NoVault { .. }) if placeholders.is_empty() => None,
-        Err(Error::Locked) => {
-            return Ok(refuse(
-                "the vault is locked: ask the user to run `claulock unlock` in a terminal",
-            ));
-        }
-        Err(e) => return Ok(refuse(&e.to_string())),
-    };
-    let scrubbing = resolution.is_some();
-    let Resolution { mut plan, run } = resolution.unwrap_or_else(|| Resolution {
-        plan: command.clone(),
-        run: None,
-    });
-    if let Some(file) = &args.cwd_out {
-        // An EXIT trap runs however the command ends (`exit N` included);
-        // the path is quoted into a variable so the trap text stays fixed.
-        let quoted = format!("'{}'", file.display().to_string().replace('\'', r"'\''"));
-        plan = format!(
-            "__claulock_cwd_out={quoted}; trap 'builtin pwd -P > \"$__claulock_cwd_out\" 2>/dev/null' EXIT\n{plan}"
-        );
-    }
+    let client = claulock_agent::Home::from_env()?.client();
+    finish(claulock_exec::run(
+        &client,
+        &command,
+        args.cwd_out.as_deref(),
+    )?)
+}
 
-    let mut cmd = std::process::Command::new("bash");
-    cmd.arg("-c").arg(&plan);
-    if run.is_some() {
-        for (k, _) in std::env::vars_os() {
-            if claulock_core::substitute::is_unsafe_inherited(&k.to_string_lossy()) {
-                cmd.env_remove(k);
+pub(crate) fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {
+    let client = claulock_agent::Home::from_env()?.client();
+    finish(claulock_exec::deliver(&client, args.stdin, args.argv)?)
+}
+
+fn finish(outcome: Outcome) -> anyhow::Result<ExitCode> {
+    Ok(match outcome {
+        Outcome::Exited(code) => ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)),
+        Outcome::Refused(lines) => {
+            let mut err = std::io::stderr().lock();
+            for line in lines.lines() {
+                let _ = writeln!(err, "claulock: refused: {line}");
             }
+            ExitCode::from(REFUSED)
         }
-    }
-    let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
-    if !interactive {
-        // Its own group, so that signals reach the whole command.
-        cmd.process_group(0);
-    }
-    // On a terminal the command gets a pseudo-terminal of its own, so that
-    // it still sees a terminal (colours, progress bars) while every byte it
-    // prints passes through the scrubber.
-    let pty = if scrubbing && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        open_pty().ok()
-    } else {
-        None
-    };
-    // The agent scrubs: it gets the sources and where they go, and knows
-    // them before the command starts (a deliverer's output must be one of
-    // them).
-    let session = if scrubbing {
-        let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
-        let (sources, sinks): (Vec<OwnedFd>, Vec<OwnedFd>) = match &pty {
-            Some((master, slave)) => (
-                vec![OwnedFd::from(master.try_clone()?)],
-                vec![OwnedFd::from(slave.try_clone()?)],
-            ),
-            None => {
-                let flags = rustix::pipe::PipeFlags::CLOEXEC;
-                let (out_r, out_w) = rustix::pipe::pipe_with(flags)?;
-                let (err_r, err_w) = rustix::pipe::pipe_with(flags)?;
-                (vec![out_r, err_r], vec![out_w, err_w])
-            }
-        };
-        let mut fds = vec![sources[0].as_fd(), stdout.as_fd()];
-        if let Some(err) = sources.get(1) {
-            fds.extend([err.as_fd(), stderr.as_fd()]);
-        }
-        let secrets = placeholders
-            .iter()
-            .map(|p| p.name.clone())
-            .collect::<std::collections::BTreeSet<_>>();
-        let session = client.pipe(
-            &Request::Pipe {
-                caller: "exec".into(),
-                secrets: secrets.into_iter().collect(),
-                run: run.clone(),
-            },
-            &fds,
-        );
-        let session = match session {
-            Ok(s) => s,
-            Err(e) => return Ok(refuse(&format!("the agent cannot scrub the output: {e}"))),
-        };
-        let mut sinks = sinks.into_iter();
-        let out = sinks.next().context("no output pipe")?;
-        let err = match sinks.next() {
-            Some(e) => e,
-            None => out.try_clone()?,
-        };
-        cmd.stdout(out).stderr(err);
-        Some(session)
-    } else {
-        None
-    };
-    // Only the child may hold the write ends (and the slave) open: its exit
-    // then ends the agent's reads.
-    let mut child = cmd.spawn().context("cannot start bash")?;
-    drop(cmd);
-    drop(pty);
-    let forward = (!interactive).then(|| forward_signals(child.id()));
-    // Started from a thread: starting a process takes milliseconds, and the
-    // command need not wait for it.
-    let child_id = child.id();
-    let watcher = (!interactive).then(|| std::thread::spawn(move || watch_for_orphans(child_id)));
-    let status = child.wait().context("cannot wait for the command")?;
-    if let Some(session) = session
-        && session.wait(DRAIN_AFTER_EXIT).is_err()
-    {
-        // What a background process prints from now on is not shown (the
-        // agent drops the unfinished tail, which may hold part of a value,
-        // rather than pass it on unscrubbed).
-        let _ = writeln!(
-            std::io::stderr(),
-            "claulock: a background process still holds the output; what it prints next is not shown"
-        );
-    }
-    drop(forward);
-    if let Some(Ok(Some(mut w))) = watcher.map(std::thread::JoinHandle::join) {
-        let _ = w.kill();
-        let _ = w.wait();
-    }
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    if scrubbing && !placeholders.is_empty() {
-        let secrets = placeholders
-            .iter()
-            .map(|p| p.name.clone())
-            .collect::<std::collections::BTreeSet<_>>();
-        // Not waited for: the agent writes (and syncs) the audit events
-        // after the command's caller has its exit status.
-        let _ = client.send(&Request::Report {
-            secrets: secrets.into_iter().collect(),
-            exit: code,
-            run,
-        });
-    }
-    Ok(ExitCode::from(u8::try_from(code & 0xff).unwrap_or(1)))
-}
-
-/// Removes `file` (so that a command that writes none, refused or
-/// `exec`ed away, leaves no stale directory for the calling shell) and
-/// its siblings older than a day (one per shell that ever ran a command).
-fn forget_directories(file: &std::path::Path) {
-    let _ = std::fs::remove_file(file);
-    let Some(dir) = file.parent() else { return };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let day = std::time::Duration::from_secs(24 * 3600);
-    for e in entries.flatten() {
-        let stale = e
-            .metadata()
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > day);
-        if stale && e.file_name().to_string_lossy().starts_with("cwd.") {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// A pseudo-terminal pair (master, slave) sized like our own terminal.
-fn open_pty() -> anyhow::Result<(std::fs::File, std::fs::File)> {
-    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
-    grantpt(&master)?;
-    unlockpt(&master)?;
-    let name = ptsname(&master, Vec::new())?;
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(std::ffi::OsStr::from_bytes(name.as_bytes()))?;
-    if let Ok(size) = rustix::termios::tcgetwinsize(std::io::stdout()) {
-        let _ = rustix::termios::tcsetwinsize(&slave, size);
-    }
-    // Our own terminal turns `\n` into `\r\n`; doing it here too would
-    // double the carriage returns.
-    if let Ok(mut t) = rustix::termios::tcgetattr(&slave) {
-        t.output_modes.remove(rustix::termios::OutputModes::ONLCR);
-        let _ = rustix::termios::tcsetattr(&slave, rustix::termios::OptionalActions::Now, &t);
-    }
-    Ok((std::fs::File::from(master), slave))
-}
-
-/// (dash's `kill` takes no `--`: the group is `-PGID` directly.)
-///
-/// If this wrapper dies, even by SIGKILL, nothing may keep running with a
-/// secret: a watcher process (holding no secret) kills the command's whole
-/// process group once the wrapper is gone. Without `unsafe` there is no
-/// `PR_SET_PDEATHSIG` between fork and exec, and that would cover bash
-/// alone, not the programs it starts.
-fn watch_for_orphans(child: u32) -> Option<std::process::Child> {
-    std::process::Command::new("sh")
-        .args([
-            "-c",
-            r#"while kill -0 "$1" 2>/dev/null; do sleep 0.2; done; kill -KILL -"$2" 2>/dev/null"#,
-            "claulock-watch",
-            &std::process::id().to_string(),
-            &child.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .ok()
-}
-
-/// Forwards SIGINT, SIGTERM and SIGHUP to the child's process group until
-/// the returned handle is dropped.
-fn forward_signals(child: u32) -> Option<signal_hook::iterator::Handle> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]).ok()?;
-    let handle = signals.handle();
-    let pgid = rustix::process::Pid::from_raw(i32::try_from(child).ok()?)?;
-    std::thread::spawn(move || {
-        for sig in signals.forever() {
-            let sig = match sig {
-                SIGINT => rustix::process::Signal::INT,
-                SIGHUP => rustix::process::Signal::HUP,
-                _ => rustix::process::Signal::TERM,
-            };
-            let _ = rustix::process::kill_process_group(pgid, sig);
-        }
-    });
-    Some(handle)
+    })
 }

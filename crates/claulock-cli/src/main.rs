@@ -9,7 +9,6 @@
 
 mod check;
 mod commands;
-mod deliver;
 mod demo;
 mod dotenv;
 mod exec;
@@ -174,7 +173,7 @@ enum Command {
     /// Becomes PROGRAM with the values in place of its markers (the exec
     /// plan starts it; see `claulock exec`).
     #[command(hide = true)]
-    Deliver(deliver::Args),
+    Deliver(exec::DeliverArgs),
     /// The agent process itself (started by `unlock`).
     #[command(hide = true)]
     Agent {
@@ -221,7 +220,7 @@ fn main() -> ExitCode {
         } => commands::audit_cmd(since, json, verify),
         Command::Demo => demo::run(),
         Command::Exec(args) => exec::run(&args),
-        Command::Deliver(args) => deliver::run(args),
+        Command::Deliver(args) => exec::deliver(args),
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),
         Command::Sweep(args) => sweep::run(&args),

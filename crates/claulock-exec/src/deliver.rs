@@ -1,5 +1,6 @@
-//! `claulock deliver [--stdin] -- PROGRAM ARGS…`: becomes PROGRAM with
-//! the values in place of its markers (hidden; the exec plan starts it).
+//! [`deliver`]: `claulock deliver [--stdin] -- PROGRAM ARGS…` becomes
+//! PROGRAM with the values in place of its markers (the exec plan starts
+//! it).
 //!
 //! The exec wrapper runs the model's command in a shell that holds no
 //! value: each placeholder is a marker, and each program that receives
@@ -15,33 +16,31 @@
 //! delivery that SECURITY.md states.
 
 use std::ffi::{OsStr, OsString};
-use std::io::{Read, Seek, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::process::ExitCode;
 
-use anyhow::{Context, bail};
 use claulock_core::substitute::{fill_markers, is_unsafe_inherited, marker_names, marker_nonce};
-use claulock_proto::{Reply, Request};
+use claulock_proto::{Client, Reply, Request};
 use zeroize::Zeroizing;
+
+use crate::Outcome;
 
 /// Standard input larger than this is not read for markers.
 const MAX_STDIN: u64 = 16 << 20;
 
-#[derive(clap::Args)]
-pub(crate) struct Args {
-    /// Standard input holds markers too (a here-document, a here-string).
-    #[arg(long)]
-    stdin: bool,
-    /// The program and its arguments.
-    #[arg(last = true, required = true, value_name = "PROGRAM ARGS")]
-    argv: Vec<OsString>,
-}
-
-pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// Becomes `argv` with the values the agent behind `client` delivers for
+/// its markers (`stdin`: standard input holds markers too). Returns only
+/// when it cannot: a refusal, or a program that does not start.
+///
+/// # Errors
+///
+/// When standard input or the program's stdin file cannot be handled, or
+/// the program cannot be started.
+pub fn deliver(client: &Client, stdin: bool, argv: Vec<OsString>) -> io::Result<Outcome> {
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .context("cannot make the deliverer non-dumpable")?;
-    let mut argv = args.argv;
+        .map_err(io::Error::from)?;
+    let mut argv = argv;
     // `exec curl …` or `command curl …`: the deliverer becomes the program
     // anyway.
     while argv
@@ -53,13 +52,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let mut stdin_text = Zeroizing::new(Vec::new());
-    if args.stdin {
+    if stdin {
         std::io::stdin()
             .take(MAX_STDIN + 1)
-            .read_to_end(&mut stdin_text)
-            .context("cannot read standard input")?;
+            .read_to_end(&mut stdin_text)?;
         if stdin_text.len() as u64 > MAX_STDIN {
-            bail!("standard input holding a placeholder is larger than 16 MiB");
+            return Ok(Outcome::Refused(
+                "standard input holding a placeholder is larger than 16 MiB".into(),
+            ));
         }
     }
     let run = argv
@@ -67,8 +67,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|a| a.as_bytes())
         .chain(env.iter().map(|(_, v)| v.as_bytes()))
         .chain(std::iter::once(&stdin_text[..]))
-        .find_map(marker_nonce)
-        .context("nothing to deliver: no marker in the arguments, the environment or stdin")?;
+        .find_map(marker_nonce);
+    let Some(run) = run else {
+        return Ok(Outcome::Refused(
+            "nothing to deliver: no marker in the arguments, the environment or stdin".into(),
+        ));
+    };
     let marked_env: Vec<(String, String)> = env
         .iter()
         .filter(|(_, v)| !marker_names(v.as_bytes(), &run).is_empty())
@@ -79,8 +83,7 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             )
         })
         .collect();
-    let home = claulock_agent::Home::from_env()?;
-    let reply = home.client().request(&Request::Deliver {
+    let reply = client.request(&Request::Deliver {
         run: run.clone(),
         argv: argv
             .iter()
@@ -91,14 +94,12 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     });
     let values = match reply {
         Ok(Reply::Delivered { values }) => values,
-        Ok(other) => return Err(claulock_proto::unexpected(&other).into()),
-        Err(e) => {
-            let mut err = std::io::stderr().lock();
-            for line in e.to_string().lines() {
-                let _ = writeln!(err, "claulock: refused: {line}");
-            }
-            return Ok(ExitCode::from(crate::exec::REFUSED));
+        Ok(other) => {
+            return Ok(Outcome::Refused(
+                claulock_proto::unexpected(&other).to_string(),
+            ));
         }
+        Err(e) => return Ok(Outcome::Refused(e.to_string())),
     };
     let value = |name: &str| -> Option<Vec<u8>> {
         values
@@ -106,13 +107,13 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .find(|b| b.secret == name)
             .map(|b| b.value.expose().to_vec())
     };
-    let filled = |text: &[u8]| -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let filled = |text: &[u8]| -> io::Result<Zeroizing<Vec<u8>>> {
         fill_markers(text, &run, &value)
             .map(Zeroizing::new)
-            .context("the agent did not deliver every value")
+            .ok_or_else(|| io::Error::other("the agent did not deliver every value"))
     };
     let Some((program, rest)) = argv.split_first() else {
-        bail!("give a program to deliver to");
+        return Ok(Outcome::Refused("give a program to deliver to".into()));
     };
     let mut cmd = std::process::Command::new(OsStr::from_bytes(&filled(program.as_bytes())?));
     for a in rest {
@@ -125,11 +126,10 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
             cmd.env(k, OsStr::from_bytes(&filled(v.as_bytes())?));
         }
     }
-    if args.stdin {
+    if stdin {
         // The filled input, from a file only this process holds (memfd):
         // no other process of the shell sees it.
-        let fd = rustix::fs::memfd_create("claulock-stdin", rustix::fs::MemfdFlags::CLOEXEC)
-            .context("cannot hold standard input")?;
+        let fd = rustix::fs::memfd_create("claulock-stdin", rustix::fs::MemfdFlags::CLOEXEC)?;
         let mut file = std::fs::File::from(fd);
         file.write_all(&filled(&stdin_text)?)?;
         file.rewind()?;
@@ -137,6 +137,8 @@ pub(crate) fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     drop(stdin_text);
     let err = cmd.exec();
-    let name = OsString::from_vec(program.as_bytes().to_vec());
-    bail!("cannot run {}: {err}", name.to_string_lossy())
+    Err(io::Error::new(
+        err.kind(),
+        format!("cannot run {}: {err}", program.to_string_lossy()),
+    ))
 }
