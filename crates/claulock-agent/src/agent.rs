@@ -32,6 +32,7 @@ use crate::guard;
 use crate::home::Home;
 use crate::osrand::OsRandom;
 use crate::peer::Peer;
+use crate::source::SecretSource;
 use crate::{entry, project, rules, store};
 
 /// How the agent was started.
@@ -634,7 +635,7 @@ impl Agent {
             if !allowed.contains(&u.secret) {
                 return Err(refuse("the run's command did not use this secret"));
             }
-            let secret = vault.get(&u.secret).ok_or_else(|| Error::NotFound {
+            let value = SecretSource::value(vault, &u.secret)?.ok_or_else(|| Error::NotFound {
                 name: u.secret.clone(),
             })?;
             let f = [
@@ -645,7 +646,7 @@ impl Agent {
             self.audit("resolve", &u.secret, &f);
             values.push(Binding {
                 secret: u.secret.clone(),
-                value: SecretBytes::from(secret.value.expose()),
+                value,
             });
         }
         Ok(Reply::Delivered { values })

@@ -7,8 +7,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::source::SecretSource;
 use claulock_scrub::{Catch, Scrubber};
-use claulock_vault::Vault;
 use zeroize::Zeroizing;
 
 /// Scan limits: a hook must answer in milliseconds, and a tree search over
@@ -23,18 +23,15 @@ const SKIP_DIRS: &[&str] = &[".git", "node_modules", "target", ".venv", "__pycac
 /// and for `extra` strings (credential-shaped text from a blocked prompt,
 /// named `UNSTORED_CREDENTIAL`); `None` when there is nothing to catch.
 pub(crate) fn scrubber(
-    vault: &Vault,
+    source: &dyn SecretSource,
     extra: &[claulock_proto::SecretBytes],
 ) -> Result<Option<Scrubber>, String> {
     let mut b = Scrubber::builder();
     let mut any = false;
-    for s in vault.secrets() {
-        b.secret(&s.name, s.value.expose());
-        for old in &s.superseded {
-            b.secret(&s.name, old.value.expose());
-        }
+    source.each_value(&mut |name, value| {
+        b.secret(name, value);
         any = true;
-    }
+    });
     for e in extra {
         b.secret("UNSTORED_CREDENTIAL", e.expose());
         any = true;

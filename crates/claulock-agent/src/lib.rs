@@ -9,6 +9,8 @@
 //!   the peer is the exec wrapper running trusted code ([`peer`]).
 //! - [`daemon`] is the process around it: non-dumpable, detached, started
 //!   by `claulock unlock` with the passphrase on a pipe.
+//! - Values are read through one seam, [`SecretSource`] (the local vault
+//!   is the first source; a team's OpenBao or Vault cluster comes next).
 //! - The work that needs the values stays here: scrubbing piped streams
 //!   ([`pipe`]), scanning files for values, sweeping them out of files,
 //!   the audit log ([`audit`]), the vault file ([`store`]).
@@ -64,9 +66,11 @@ pub mod pipe;
 pub mod project;
 pub mod rules;
 pub mod server;
+pub mod source;
 pub mod store;
 mod sweep;
 
 pub use agent::{Agent, Options, info};
 pub use home::Home;
 pub use peer::Peer;
+pub use source::SecretSource;
