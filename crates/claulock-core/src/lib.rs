@@ -5,9 +5,13 @@
 //! An AI agent writes `{{GITHUB_TOKEN}}` in a shell command. This crate finds
 //! the placeholders ([`grammar`]), reads the command as bash would
 //! ([`analysis`]), decides against each secret's allowlists whether the
-//! command may receive it ([`policy`]), and produces the command text bash
-//! runs, in which each placeholder is a reference to an environment
-//! variable correct for its quoting context ([`substitute`]).
+//! command may receive it ([`policy`], per command line or per flow), and
+//! produces the command text bash runs ([`substitute`]): the delivery plan,
+//! where each placeholder is a marker and each program that receives one
+//! is started through a deliverer, so the shell never holds a value (what
+//! `claulock exec` runs); or, for a runtime that runs the child itself and
+//! accepts the value in that shell, the environment plan, where each
+//! placeholder is a reference to an environment variable.
 //!
 //! # claulock-core performs no IO
 //!
@@ -19,7 +23,8 @@
 //! # The value never enters the command text
 //!
 //! The crate never sees a secret's value at all: it decides on names and
-//! rules, and the plan it returns refers to values through environment
+//! rules, and the plans it returns refer to values through markers (filled
+//! in by the deliverer, [`substitute::fill_markers`]) or environment
 //! variables that the caller sets for the child process alone.
 //!
 //! # Conservative by construction
