@@ -482,19 +482,7 @@ impl Agent {
             self.audit("denied", "", &f);
             return Err(Error::UntrustedPeer { why });
         }
-        let cwd = peer.cwd().ok_or_else(|| {
-            Error::failed("cannot read the caller's working directory".to_string())
-        })?;
-        let decision = self.decide(command, cwd, now)?;
-        if !decision.allowed {
-            let verdict = self.verdict(&decision, "exec");
-            return Err(Error::Refused {
-                reasons: verdict.refusals,
-            });
-        }
-        let analysis = decision
-            .analysis
-            .ok_or_else(|| Error::failed("no analysis for an allowed command"))?;
+        let analysis = self.allowed_analysis(command, peer, now, "exec")?;
         let exe = std::env::current_exe()
             .map_err(|e| Error::failed(format!("cannot find the claulock executable: {e}")))?;
         let mut nonce = [0u8; 8];
@@ -527,6 +515,30 @@ impl Agent {
             plan: plan.command,
             run: Some(nonce),
         }))
+    }
+
+    /// The analysis of `command`, run in the peer's working directory, when
+    /// the policy allows it; else the refusal (audited as `caller`).
+    fn allowed_analysis(
+        &self,
+        command: &str,
+        peer: &Peer,
+        now: i64,
+        caller: &str,
+    ) -> Result<claulock_core::analysis::Analysis, Error> {
+        let cwd = peer
+            .cwd()
+            .ok_or_else(|| Error::failed("cannot read the caller's working directory"))?;
+        let decision = self.decide(command, cwd, now)?;
+        if !decision.allowed {
+            let verdict = self.verdict(&decision, caller);
+            return Err(Error::Refused {
+                reasons: verdict.refusals,
+            });
+        }
+        decision
+            .analysis
+            .ok_or_else(|| Error::failed("no analysis for an allowed command"))
     }
 
     /// The values for a deliverer of run `run`: this executable, under the
@@ -603,19 +615,7 @@ impl Agent {
             let marks: Vec<String> = stdin.iter().map(|n| format!("{{{{{n}}}}}")).collect();
             concrete.push_str(&format!(" <<< '{}'", marks.join(" ")));
         }
-        let cwd = peer
-            .cwd()
-            .ok_or_else(|| Error::failed("cannot read the deliverer's working directory"))?;
-        let decision = self.decide(&concrete, cwd, now)?;
-        if !decision.allowed {
-            let verdict = self.verdict(&decision, "deliver");
-            return Err(Error::Refused {
-                reasons: verdict.refusals,
-            });
-        }
-        let analysis = decision
-            .analysis
-            .ok_or_else(|| Error::failed("no analysis for an allowed command"))?;
+        let analysis = self.allowed_analysis(&concrete, peer, now, "deliver")?;
         let allowed = self
             .runs()
             .get(run)

@@ -46,27 +46,12 @@ const DEADLINE: Duration = Duration::from_secs(4);
 /// protocol carries a request line of at most this size.
 const MAX_INPUT: usize = claulock_proto::MAX_LINE / 2;
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub(crate) enum HookEvent {
-    PreToolUse,
-    PostToolUse,
-    UserPromptSubmit,
-    SessionStart,
-    Stop,
-    SessionEnd,
-}
-
-impl HookEvent {
-    fn hook(self) -> Hook {
-        match self {
-            HookEvent::PreToolUse => Hook::PreToolUse,
-            HookEvent::PostToolUse => Hook::PostToolUse,
-            HookEvent::UserPromptSubmit => Hook::UserPromptSubmit,
-            HookEvent::SessionStart => Hook::SessionStart,
-            HookEvent::Stop => Hook::Stop,
-            HookEvent::SessionEnd => Hook::SessionEnd,
-        }
-    }
+/// `claulock hook NAME`: the hook of that name.
+pub(crate) fn parse_hook(name: &str) -> Result<Hook, String> {
+    Hook::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Hook::ALL.iter().map(|(n, _)| *n).collect();
+        format!("one of {}", names.join(", "))
+    })
 }
 
 /// `CLAULOCK_HOME/hooks.toml` (see [`Settings`]); missing is the defaults,
@@ -80,8 +65,7 @@ pub(crate) fn load_settings(home: &Home) -> anyhow::Result<Settings> {
     }
 }
 
-pub(crate) fn run(event: HookEvent) -> anyhow::Result<ExitCode> {
-    let hook = event.hook();
+pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .take(MAX_INPUT as u64 + 1)

@@ -149,9 +149,10 @@ enum Command {
     Sweep(sweep::Args),
     /// Answer a Claude Code hook (JSON on stdin, JSON on stdout).
     Hook {
-        /// The hook event.
-        #[arg(value_enum)]
-        event: hook::HookEvent,
+        /// The hook event: pre-tool-use, post-tool-use, user-prompt-submit,
+        /// session-start, stop or session-end.
+        #[arg(value_parser = hook::parse_hook, value_name = "EVENT")]
+        event: claulock_hooks::claude::Hook,
     },
     /// Add ClauLock's hooks to Claude Code's settings.
     Install {

@@ -159,6 +159,23 @@ pub(crate) fn plan(command: &str, analysis: &Analysis) -> SubstitutionPlan {
             text,
         });
     }
+    let mut out = String::with_capacity(command.len() + 64);
+    for b in &bindings {
+        let name = &b.secret;
+        out.push_str(&format!(
+            "{SHELL_PREFIX}{name}=\"${{{}}}\"; unset {}; ",
+            b.env_var, b.env_var
+        ));
+    }
+    out.push_str(&apply(command, edits));
+    SubstitutionPlan {
+        command: out,
+        bindings,
+    }
+}
+
+/// `command` with `edits` applied, and every escape `{{!NAME}}` undone.
+fn apply(command: &str, mut edits: Vec<Edit>) -> String {
     // Escapes are found by the grammar; a text the analysis accepted parses.
     if let Ok(segments) = grammar::parse(command) {
         for s in segments {
@@ -172,13 +189,6 @@ pub(crate) fn plan(command: &str, analysis: &Analysis) -> SubstitutionPlan {
     }
     edits.sort_by_key(|e| (e.range.start, e.range.end));
     let mut out = String::with_capacity(command.len() + 64);
-    for b in &bindings {
-        let name = &b.secret;
-        out.push_str(&format!(
-            "{SHELL_PREFIX}{name}=\"${{{}}}\"; unset {}; ",
-            b.env_var, b.env_var
-        ));
-    }
     let mut at = 0;
     for e in &edits {
         out.push_str(&command[at..e.range.start]);
@@ -186,10 +196,7 @@ pub(crate) fn plan(command: &str, analysis: &Analysis) -> SubstitutionPlan {
         at = e.range.end;
     }
     out.push_str(&command[at..]);
-    SubstitutionPlan {
-        command: out,
-        bindings,
-    }
+    out
 }
 
 /// The program that receives a command's values, and the marker of this
@@ -298,27 +305,8 @@ pub fn delivery_plan(
             ),
         });
     }
-    if let Ok(segments) = grammar::parse(command) {
-        for s in segments {
-            if let Segment::Escaped(p) = s {
-                edits.push(Edit {
-                    range: p.span.clone(),
-                    text: format!("{{{{{}}}}}", p.name),
-                });
-            }
-        }
-    }
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut out = String::with_capacity(command.len() + 64);
-    let mut at = 0;
-    for e in &edits {
-        out.push_str(&command[at..e.range.start]);
-        out.push_str(&e.text);
-        at = e.range.end;
-    }
-    out.push_str(&command[at..]);
     Ok(DeliveryPlan {
-        command: out,
+        command: apply(command, edits),
         secrets,
     })
 }

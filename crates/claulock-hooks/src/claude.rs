@@ -23,6 +23,23 @@ pub enum Hook {
     SessionEnd,
 }
 
+impl Hook {
+    /// Every hook, with the name `claulock hook NAME` takes.
+    pub const ALL: [(&'static str, Hook); 6] = [
+        ("pre-tool-use", Hook::PreToolUse),
+        ("post-tool-use", Hook::PostToolUse),
+        ("user-prompt-submit", Hook::UserPromptSubmit),
+        ("session-start", Hook::SessionStart),
+        ("stop", Hook::Stop),
+        ("session-end", Hook::SessionEnd),
+    ];
+
+    /// The hook of that name.
+    pub fn from_name(name: &str) -> Option<Hook> {
+        Hook::ALL.iter().find(|(n, _)| *n == name).map(|(_, h)| *h)
+    }
+}
+
 /// The event a hook input stands for.
 pub fn event(hook: Hook, input: &HookInput) -> Event<'_> {
     let tool = input.tool_name.as_deref().unwrap_or("?");
