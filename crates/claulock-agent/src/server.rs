@@ -9,8 +9,8 @@
 //! # Nobody can starve it
 //!
 //! A model that runs code as the user can open connections and hold them.
-//! Each connection gets its own thread, and a request line must arrive
-//! within [`REQUEST_TIMEOUT`]; at most [`MAX_CLIENTS`] connections are
+//! Each connection gets its own thread, and a whole request line must
+//! arrive within [`REQUEST_TIMEOUT`] (however slowly its bytes come); at most [`MAX_CLIENTS`] connections are
 //! served at once (the file descriptor limit is raised to fit them), and
 //! one past that is answered at once with an error rather than queued. A
 //! hook's request therefore never waits behind an idle client. Should the
@@ -78,9 +78,13 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
     }
 }
 
-/// Makes the accept loop look at the lock state again.
+/// Makes the accept loop look at the lock state again. When that cannot
+/// reach it (the socket file was removed or moved), the locked agent, which
+/// holds nothing any more, exits here.
 pub fn wake(agent: &Agent) {
-    let _ = UnixStream::connect(&agent.home().socket);
+    if UnixStream::connect(&agent.home().socket).is_err() && agent.is_locked() {
+        std::process::exit(0);
+    }
 }
 
 fn answer(stream: &UnixStream, answer: &Result<claulock_proto::Reply, Error>) {
@@ -104,8 +108,7 @@ fn serve_one(agent: &Agent, stream: &UnixStream) {
         }
         Err(_) => return,
     };
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
-    let Ok(Some((line, fds))) = wire::recv_line(stream, MAX_LINE) else {
+    let Ok(Some((line, fds))) = wire::recv_line(stream, MAX_LINE, REQUEST_TIMEOUT) else {
         return;
     };
     let request = wire::decode_request(&line);

@@ -25,8 +25,10 @@
 //! starves the agent stops its own work and learns nothing; to use Claude
 //! Code without ClauLock for a while, the user runs `claulock uninstall`
 //! (the model cannot do that in a way that helps it: without the hooks,
-//! placeholders are never substituted). Without a vault there is nothing
-//! to protect and the hooks stand aside.
+//! placeholders are never substituted). The installed hooks guard even
+//! when they find no vault: a vault file can be renamed and a
+//! `CLAULOCK_HOME` moved by a plain command, so its absence is no sign that
+//! nothing needs protecting.
 //!
 //! Settings live in `CLAULOCK_HOME/hooks.toml` (see [`Settings`]).
 
@@ -72,8 +74,10 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
         .read_to_end(&mut bytes)
         .context("cannot read the hook input")?;
     let home = Home::from_env()?;
-    // A vault to protect: then what cannot be checked is denied.
-    let guarded = home.vault.exists();
+    // Installed hooks always guard: whether a vault exists is a file the
+    // model can rename (or a `CLAULOCK_HOME` it can move), so "no vault"
+    // cannot mean "nothing to protect". `claulock uninstall` turns them off.
+    let guarded = true;
     if bytes.len() > MAX_INPUT {
         drop(bytes);
         return oversized(hook, guarded);

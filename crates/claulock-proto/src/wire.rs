@@ -157,17 +157,32 @@ pub fn send_with_fds(stream: &UnixStream, line: &[u8], fds: &[BorrowedFd<'_>]) -
 pub type Received = (Zeroizing<Vec<u8>>, Vec<OwnedFd>);
 
 /// Reads one line of at most `max` bytes from `stream`, with the file
-/// descriptors attached to it (at most [`MAX_FDS`]; more are closed).
-/// Returns `None` at end of stream before a whole line.
+/// descriptors attached to it (at most [`MAX_FDS`]; more are closed), all
+/// of it within `within` (a client that sends a byte at a time cannot hold
+/// the connection longer). Returns `None` at end of stream before a whole
+/// line.
 ///
 /// # Errors
 ///
-/// The socket's (a read timeout included), or `InvalidData` past `max`.
-pub fn recv_line(stream: &UnixStream, max: usize) -> io::Result<Option<Received>> {
+/// The socket's, `TimedOut` past `within`, or `InvalidData` past `max`.
+pub fn recv_line(
+    stream: &UnixStream,
+    max: usize,
+    within: std::time::Duration,
+) -> io::Result<Option<Received>> {
+    let deadline = std::time::Instant::now() + within;
     let mut line = Zeroizing::new(Vec::new());
     let mut fds = Vec::new();
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
     loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the request line did not arrive in time",
+            ));
+        }
+        stream.set_read_timeout(Some(left))?;
         let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let got = rustix::net::recvmsg(
@@ -302,7 +317,9 @@ mod tests {
         use std::os::fd::AsFd;
         send_with_fds(&a, &line, &[w.as_fd()]).unwrap();
         drop(w);
-        let (got, fds) = recv_line(&b, MAX_LINE).unwrap().unwrap();
+        let (got, fds) = recv_line(&b, MAX_LINE, std::time::Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
         assert!(matches!(decode_request(&got), Ok(Request::Status)));
         assert_eq!(fds.len(), 1);
         let mut w = std::fs::File::from(fds.into_iter().next().unwrap());

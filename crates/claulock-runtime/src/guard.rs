@@ -231,7 +231,14 @@ impl<A: AgentApi> Guard<'_, A> {
             )));
         }
         let verdict = match self.agent.decide(command, cwd) {
-            Err(e @ (Error::Locked | Error::NoVault { .. })) => {
+            Err(Error::NoVault { .. }) => {
+                return Ok(deny(format!(
+                    "ClauLock: there is no vault yet, so {{{{{}}}}} cannot be resolved. Ask the \
+                     user to run `claulock init` and `claulock add {}` in a terminal.",
+                    names[0], names[0]
+                )));
+            }
+            Err(e @ Error::Locked) => {
                 return Ok(deny(format!(
                     "ClauLock: {e}, so this command's secrets cannot be used. Ask the user to run \
                      `claulock unlock` in a terminal, then try again."
