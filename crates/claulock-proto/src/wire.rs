@@ -310,6 +310,33 @@ mod tests {
     }
 
     #[test]
+    fn a_line_sent_a_byte_at_a_time_still_times_out() {
+        use std::io::Write;
+        let (mut a, b) = UnixStream::pair().unwrap();
+        let writer = std::thread::spawn(move || {
+            for _ in 0..20 {
+                if a.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let started = std::time::Instant::now();
+        let err = recv_line(&b, MAX_LINE, std::time::Duration::from_millis(300)).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ),
+            "{err}"
+        );
+        // Each read alone was quick; the whole line was not.
+        assert!(started.elapsed() < std::time::Duration::from_millis(900));
+        drop(b);
+        writer.join().unwrap();
+    }
+
+    #[test]
     fn descriptors_travel_with_the_line() {
         let (a, b) = UnixStream::pair().unwrap();
         let (mut r, w) = UnixStream::pair().unwrap();
