@@ -366,7 +366,7 @@ impl Agent {
                 rotate,
                 meta,
                 ttl_secs,
-            } => self.entry_open(&name, rotate, meta, ttl_secs, now),
+            } => self.entry_open(&name, rotate, meta, ttl_secs),
             Request::EntryState { id } => self.entry_state(&id),
             // A request of a newer client this agent does not know.
             #[allow(unreachable_patterns)] // `Request` is non_exhaustive for other crates
@@ -686,7 +686,6 @@ impl Agent {
         rotate: bool,
         meta: NewSecret,
         ttl_secs: Option<u64>,
-        now: i64,
     ) -> Result<Reply, Error> {
         let ttl = ttl_secs.map_or(entry::TTL, |s| {
             Duration::from_secs(s.max(1)).min(entry::TTL)
@@ -696,7 +695,8 @@ impl Agent {
                 "{name:?} is not a valid secret name: a letter or `_`, then letters, digits and `_`"
             )));
         }
-        let exists = self.state().vault()?.get(name).is_some();
+        let before = self.state().vault()?.get(name).map(|s| s.superseded.len());
+        let exists = before.is_some();
         match (rotate, exists) {
             (false, true) => return Err(Error::Exists { name: name.into() }),
             (true, false) => return Err(Error::NotFound { name: name.into() }),
@@ -712,8 +712,16 @@ impl Agent {
                 command.push_str(&format!(" {flag} {}", shell_quote(v)));
             }
         }
-        let (id, url) = entry::open(&self.entries, &self.home, name, rotate, meta, now, ttl)
-            .map_err(Error::failed)?;
+        let (id, url) = entry::open(
+            &self.entries,
+            &self.home,
+            name,
+            rotate,
+            meta,
+            before.unwrap_or(0),
+            ttl,
+        )
+        .map_err(Error::failed)?;
         let kind = if rotate { "rotate" } else { "add" };
         self.audit(
             "entry-open",
@@ -731,7 +739,7 @@ impl Agent {
     /// Whether an entry is done, read from the vault (so `claulock add` in
     /// a terminal finishes it as well as the page).
     fn entry_state(&self, id: &str) -> Result<Reply, Error> {
-        let Some((name, rotate, opened, expired)) = entry::find(&self.entries, id) else {
+        let Some((name, rotate, before, expired)) = entry::find(&self.entries, id) else {
             return Err(Error::invalid(
                 "no such entry (it was finished or expired): check the secret with secret_describe",
             ));
@@ -740,7 +748,7 @@ impl Agent {
             .state()
             .vault()?
             .get(&name)
-            .is_some_and(|s| !rotate || s.meta.rotated.is_some_and(|r| r >= opened));
+            .is_some_and(|s| !rotate || s.superseded.len() > before);
         let state = if stored {
             entry::close(&self.entries, id);
             EntryState::Stored

@@ -51,7 +51,11 @@ pub(crate) struct Pending {
     pub name: String,
     pub rotate: bool,
     pub meta: Meta,
-    pub opened_unix: i64,
+    /// How many earlier values the secret had when the entry opened: a
+    /// rotation entry is done once it has more (a timestamp in whole
+    /// seconds cannot tell a rotation just before the entry from one
+    /// through it).
+    pub superseded_before: usize,
     expires: Instant,
     csrf: String,
     /// The cookie of the browser that opened the page first.
@@ -83,7 +87,7 @@ pub(crate) fn open(
     name: &str,
     rotate: bool,
     meta: Meta,
-    now_unix: i64,
+    superseded_before: usize,
     ttl: Duration,
 ) -> Result<(String, String), String> {
     let mut b = book
@@ -112,7 +116,7 @@ pub(crate) fn open(
             name: name.to_owned(),
             rotate,
             meta,
-            opened_unix: now_unix,
+            superseded_before,
             expires: Instant::now() + ttl,
             csrf: random_hex(32),
             claim: None,
@@ -122,14 +126,15 @@ pub(crate) fn open(
     Ok((id, format!("http://127.0.0.1:{port}/enter/{token}")))
 }
 
-/// The entry with this id: (name, rotate, opened, expired), if known.
-pub(crate) fn find(book: &Shared, id: &str) -> Option<(String, bool, i64, bool)> {
+/// The entry with this id: (name, rotate, superseded values when it
+/// opened, expired), if known.
+pub(crate) fn find(book: &Shared, id: &str) -> Option<(String, bool, usize, bool)> {
     let b = book.lock().ok()?;
     b.by_token.values().find(|p| p.id == id).map(|p| {
         (
             p.name.clone(),
             p.rotate,
-            p.opened_unix,
+            p.superseded_before,
             p.expires <= Instant::now(),
         )
     })

@@ -47,11 +47,29 @@ pub fn now() -> i64 {
 pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
     raise_fd_limit();
     let active = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
+    loop {
         if agent.is_locked() {
             break;
         }
-        let Ok(stream) = stream else { continue };
+        // Polled with a timeout, so a lock is seen even when nothing can
+        // connect any more (the socket file was removed or moved).
+        let mut ready = [rustix::event::PollFd::new(
+            listener,
+            rustix::event::PollFlags::IN,
+        )];
+        let tick = rustix::event::Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        if !matches!(rustix::event::poll(&mut ready, Some(&tick)), Ok(n) if n > 0) {
+            continue;
+        }
+        let Ok((stream, _)) = listener.accept() else {
+            continue;
+        };
+        if agent.is_locked() {
+            break;
+        }
         if active.load(Ordering::SeqCst) >= MAX_CLIENTS {
             answer(
                 &stream,
@@ -78,13 +96,10 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
     }
 }
 
-/// Makes the accept loop look at the lock state again. When that cannot
-/// reach it (the socket file was removed or moved), the locked agent, which
-/// holds nothing any more, exits here.
+/// Makes the accept loop look at the lock state now rather than at its
+/// next tick.
 pub fn wake(agent: &Agent) {
-    if UnixStream::connect(&agent.home().socket).is_err() && agent.is_locked() {
-        std::process::exit(0);
-    }
+    let _ = UnixStream::connect(&agent.home().socket);
 }
 
 fn answer(stream: &UnixStream, answer: &Result<claulock_proto::Reply, Error>) {
