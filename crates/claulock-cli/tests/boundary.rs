@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use claulock_scrub::testdata::find_leak;
@@ -32,75 +32,22 @@ const ALL: [&str; 4] = [CANARY, OLD, SECRET_A, SECRET_B];
 /// What a hook must stay well under (its own deadline is 4 s).
 const FAST: Duration = Duration::from_secs(2);
 
-struct Env {
-    base: PathBuf,
-    home: PathBuf,
-    proj: PathBuf,
-    bin: PathBuf,
-}
+use common::HookEnv as Env;
 
 impl Env {
     /// A vault with API_TOKEN (rotated, so an old value exists too), an
     /// agent, and a project whose `.env` holds the current value.
     fn new(name: &str) -> Env {
-        let e = Env::locked(name);
-        e.ok(&["init", "--passphrase-stdin"], PASS);
-        e.ok(&["unlock", "--passphrase-stdin"], PASS);
-        e.ok(
-            &[
-                "add",
-                "API_TOKEN",
-                "--allow-host",
-                "127.0.0.1",
-                "--allow-program",
-                "curl",
-            ],
-            OLD,
-        );
-        e.ok(&["rotate", "API_TOKEN"], CANARY);
-        std::fs::write(
-            e.proj.join(".env"),
-            format!("API_TOKEN={CANARY}\nDEBUG=1\n"),
-        )
-        .unwrap();
-        e
+        Env::with_vault("boundary", name, PASS, OLD, CANARY)
     }
 
     /// The same directories, no vault and no agent.
     fn locked(name: &str) -> Env {
-        let base = std::env::temp_dir().join(format!("cl-boundary-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let proj = base.join("proj");
-        std::fs::create_dir_all(proj.join("sub")).unwrap();
-        std::fs::write(proj.join("README.md"), "hello\n").unwrap();
-        Env {
-            home: base.join("claulock"),
-            proj,
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_claulock")),
-            base,
-        }
+        Env::at("boundary", name)
     }
 
     fn socket(&self) -> PathBuf {
         self.home.join("agent.sock")
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(args)
-            .env("CLAULOCK_HOME", &self.home)
-            .env("HOME", self.base.join("userhome"))
-            .env_remove("CLAULOCK_SOCKET")
-            .current_dir(&self.proj);
-        c
-    }
-
-    fn run(&self, args: &[&str], input: &str) -> Output {
-        common::run_with_input(&mut self.cmd(args), input)
-    }
-
-    fn ok(&self, args: &[&str], input: &str) -> String {
-        common::expect_success(args, &self.run(args, input))
     }
 
     /// `claulock status --json`.
@@ -123,93 +70,14 @@ impl Env {
         fixture: &str,
         slots: &[(&str, &str)],
     ) -> (Value, Duration) {
-        let input = self.input(fixture, slots);
-        let mut cmd = self.cmd(&["hook", event]);
-        if let Some(s) = socket {
-            cmd.env("CLAULOCK_SOCKET", s);
-        }
-        let start = Instant::now();
-        let out = common::run_with_input(&mut cmd, &input);
-        let took = start.elapsed();
-        assert!(
-            out.status.success(),
-            "hook {event} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for v in ALL {
-            assert!(
-                find_leak(&out.stdout, v.as_bytes()).is_none(),
-                "hook {event} printed a value"
-            );
-            assert!(
-                find_leak(&out.stderr, v.as_bytes()).is_none(),
-                "hook {event} printed a value on stderr"
-            );
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let answer = if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("hook output is JSON")
-        };
-        (answer, took)
+        self.hook_timed(event, fixture, slots, socket, &ALL)
     }
-
-    /// A recorded hook input with its slots filled.
-    fn input(&self, fixture: &str, slots: &[(&str, &str)]) -> String {
-        let mut input = std::fs::read_to_string(fixture_path(fixture)).unwrap();
-        let transcript = self.base.join("transcript.jsonl");
-        for (k, v) in [
-            ("@PROJ@", self.proj.display().to_string()),
-            ("@TRANSCRIPT@", transcript.display().to_string()),
-        ]
-        .into_iter()
-        .chain(slots.iter().map(|(k, v)| ((*k), json_str(v))))
-        {
-            input = input.replace(k, &v);
-        }
-        input
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        // Asked directly: this works with the vault file renamed, too.
-        let agent = claulock_agent::Home::at(&self.home)
-            .client()
-            .status()
-            .ok()
-            .map(|s| s.pid);
-        let _ = self.cmd(&["lock"]).output();
-        // A locked agent stops once it looks at its socket again: removing
-        // the socket before that would leave it running.
-        if let Some(pid) = agent {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while is_alive(u64::from(pid)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
-}
-
-/// Whether process `pid` runs (a zombie has closed its files: it does not).
-fn is_alive(pid: u64) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat.rsplit(')').next().unwrap_or("").trim_start();
-    !(stat.is_empty() || state.starts_with('Z') || state.starts_with('X'))
 }
 
 fn fixture_path(fixture: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/hook_inputs")
         .join(format!("{fixture}.json"))
-}
-
-/// A string as it sits inside a JSON string (the slot is inside quotes).
-fn json_str(v: &str) -> String {
-    let quoted = serde_json::to_string(v).unwrap();
-    quoted[1..quoted.len() - 1].to_owned()
 }
 
 fn decision(answer: &Value) -> (&str, &str) {
@@ -537,7 +405,7 @@ fn assert_agent_answers(e: &Env, what: &str) {
 /// Waits until process `pid` is gone (or a zombie).
 fn wait_dead(pid: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while is_alive(pid) {
+    while common::is_alive(u32::try_from(pid).unwrap()) {
         assert!(Instant::now() < deadline, "the agent did not die");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -650,14 +518,7 @@ fn a_renamed_vault_does_not_switch_the_hooks_off() {
 /// search: raw, reversed, case-folded, rot13, hex, base64 (both alphabets,
 /// each alignment) and UTF-16.
 fn memory_forms(v: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
-    let rot13 = v
-        .iter()
-        .map(|&b| match b {
-            b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
-            b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
-            b => b,
-        })
-        .collect();
+    let rot13 = claulock_scrub::testdata::rot13(v);
     let hex: String = v.iter().map(|b| format!("{b:02x}")).collect();
     let mut forms = vec![
         ("raw", v.to_vec()),

@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use claulock_scrub::testdata::find_leak;
 use serde_json::Value;
@@ -16,128 +16,26 @@ const PASS: &str = "hook test passphrase";
 const CANARY: &str = "cl_HOOKcanary_7f3a9b2c4d5e6f708192a3b4";
 const OLD: &str = "cl_OLDhookcanary_0a1b2c3d4e5f60718293";
 
-struct Env {
-    base: PathBuf,
-    home: PathBuf,
-    proj: PathBuf,
-    bin: PathBuf,
-}
+use common::HookEnv as Env;
 
 impl Env {
     /// A vault with API_TOKEN (rotated, so an old value exists too), an
     /// agent, and a project whose `.env` holds the current value.
     fn new(name: &str) -> Env {
-        let e = Env::locked(name);
-        e.ok(&["init", "--passphrase-stdin"], PASS);
-        e.ok(&["unlock", "--passphrase-stdin"], PASS);
-        e.ok(
-            &[
-                "add",
-                "API_TOKEN",
-                "--allow-host",
-                "127.0.0.1",
-                "--allow-program",
-                "curl",
-            ],
-            OLD,
-        );
-        e.ok(&["rotate", "API_TOKEN"], CANARY);
-        std::fs::write(
-            e.proj.join(".env"),
-            format!("API_TOKEN={CANARY}\nDEBUG=1\n"),
-        )
-        .unwrap();
-        e
+        Env::with_vault("hooks", name, PASS, OLD, CANARY)
     }
 
     /// The same directories, no vault and no agent.
     fn locked(name: &str) -> Env {
-        let base = std::env::temp_dir().join(format!("cl-hooks-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&base);
-        let proj = base.join("proj");
-        std::fs::create_dir_all(proj.join("sub")).unwrap();
-        std::fs::write(proj.join("README.md"), "hello\n").unwrap();
-        Env {
-            home: base.join("claulock"),
-            proj,
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_claulock")),
-            base,
-        }
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(args)
-            .env("CLAULOCK_HOME", &self.home)
-            .env("HOME", self.base.join("userhome"))
-            .env_remove("CLAULOCK_SOCKET")
-            .current_dir(&self.proj);
-        c
-    }
-
-    fn run(&self, args: &[&str], input: &str) -> Output {
-        common::run_with_input(&mut self.cmd(args), input)
-    }
-
-    fn ok(&self, args: &[&str], input: &str) -> String {
-        common::expect_success(args, &self.run(args, input))
+        Env::at("hooks", name)
     }
 
     /// Runs `claulock hook EVENT` on a recorded input with its slots
     /// filled; returns the parsed answer (`Null` for no output).
     fn hook(&self, event: &str, fixture: &str, slots: &[(&str, &str)]) -> Value {
-        let mut input = std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/hook_inputs")
-                .join(format!("{fixture}.json")),
-        )
-        .unwrap();
-        let transcript = self.base.join("transcript.jsonl");
-        for (k, v) in [
-            ("@PROJ@", self.proj.display().to_string()),
-            ("@TRANSCRIPT@", transcript.display().to_string()),
-        ]
-        .into_iter()
-        .chain(slots.iter().map(|(k, v)| ((*k), json_str(v))))
-        {
-            input = input.replace(k, &v);
-        }
-        let out = self.run(&["hook", event], &input);
-        assert!(
-            out.status.success(),
-            "hook {event} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        for v in [CANARY, OLD] {
-            assert!(
-                find_leak(&out.stdout, v.as_bytes()).is_none(),
-                "hook {event} printed a value"
-            );
-            assert!(
-                find_leak(&out.stderr, v.as_bytes()).is_none(),
-                "hook {event} printed a value on stderr"
-            );
-        }
-        let text = String::from_utf8_lossy(&out.stdout);
-        if text.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).expect("hook output is JSON")
-        }
+        self.hook_timed(event, fixture, slots, None, &[CANARY, OLD])
+            .0
     }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.cmd(&["lock"]).output();
-        let _ = std::fs::remove_dir_all(&self.base);
-    }
-}
-
-/// A string as it sits inside a JSON string (the slot is inside quotes).
-fn json_str(v: &str) -> String {
-    let quoted = serde_json::to_string(v).unwrap();
-    quoted[1..quoted.len() - 1].to_owned()
 }
 
 fn decision(answer: &Value) -> (&str, &str) {

@@ -132,14 +132,7 @@ pub fn find_leak(output: &[u8], value: &[u8]) -> Option<&'static str> {
     views.push(("json", decode_json_escapes(output)));
     let upper = value.to_ascii_uppercase();
     let lower = value.to_ascii_lowercase();
-    let rot13: Vec<u8> = value
-        .iter()
-        .map(|&b| match b {
-            b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
-            b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
-            b => b,
-        })
-        .collect();
+    let rot13 = rot13(value);
     for (form, view) in &views {
         if contains(view, value) {
             return Some(form);
@@ -299,4 +292,16 @@ fn decode_json_escapes(text: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+/// `value` with its ASCII letters rotated by 13.
+pub fn rot13(value: &[u8]) -> Vec<u8> {
+    value
+        .iter()
+        .map(|&b| match b {
+            b'a'..=b'z' => (b - b'a' + 13) % 26 + b'a',
+            b'A'..=b'Z' => (b - b'A' + 13) % 26 + b'A',
+            b => b,
+        })
+        .collect()
 }
