@@ -343,12 +343,12 @@ impl Agent {
                 self.audit_caught(&caught, &caller);
                 Ok(Reply::ScrubbedJson { value, caught })
             }
-            Request::Scan { paths } => {
+            Request::Scan { paths, files_only } => {
                 let Some(s) = self.scrubber()? else {
                     return Ok(Reply::Findings(Vec::new()));
                 };
                 Ok(Reply::Findings(
-                    guard::scan(&s, &paths)
+                    guard::scan(&s, &paths, files_only)
                         .into_iter()
                         .map(|(path, secrets)| Finding {
                             path: path.display().to_string(),

@@ -80,7 +80,11 @@ pub(crate) fn wire(caught: Vec<Catch>) -> Vec<claulock_proto::Caught> {
 
 /// The files under `paths` that hold a value, with the secrets they hold.
 /// Stops early (returning what it found) past the scan limits.
-pub(crate) fn scan(s: &Scrubber, paths: &[String]) -> BTreeMap<PathBuf, BTreeSet<String>> {
+pub(crate) fn scan(
+    s: &Scrubber,
+    paths: &[String],
+    files_only: bool,
+) -> BTreeMap<PathBuf, BTreeSet<String>> {
     let started = Instant::now();
     let mut found = BTreeMap::new();
     let mut files = 0usize;
@@ -92,7 +96,7 @@ pub(crate) fn scan(s: &Scrubber, paths: &[String]) -> BTreeMap<PathBuf, BTreeSet
         let Ok(meta) = std::fs::metadata(&p) else {
             continue;
         };
-        if meta.is_dir() {
+        if meta.is_dir() && !files_only {
             let Ok(entries) = std::fs::read_dir(&p) else {
                 continue;
             };

@@ -760,8 +760,23 @@ fn scrub_scan_and_sweep_answer_names_and_redactions_only() {
     let with_both = scan_dir.join("sub").join("env");
     std::fs::write(&with_both, format!("B={b}\nA={a}\n")).unwrap();
     std::fs::write(scan_dir.join("clean.txt"), "nothing\n").unwrap();
+    // A command's words: the directory is left out, the file is read.
+    match f.ask(Request::Scan {
+        paths: vec![
+            scan_dir.display().to_string(),
+            with_both.display().to_string(),
+        ],
+        files_only: true,
+    }) {
+        Ok(Reply::Findings(found)) => {
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].path, with_both.display().to_string());
+        }
+        other => panic!("scan (files only): {other:?}"),
+    }
     match f.ask(Request::Scan {
         paths: vec![scan_dir.display().to_string()],
+        files_only: false,
     }) {
         Ok(Reply::Findings(mut found)) => {
             found.sort_by(|x, y| x.path.cmp(&y.path));
@@ -1065,6 +1080,7 @@ fn after_lock_every_request_answers_locked() {
         (
             Request::Scan {
                 paths: vec![work.clone()],
+                files_only: false,
             },
             Peer::client(),
         ),

@@ -212,13 +212,14 @@ impl Client {
         }
     }
 
-    /// Which files under `paths` hold a value.
+    /// Which files under `paths` hold a value (`files_only`: of the paths
+    /// themselves, directories left out).
     ///
     /// # Errors
     ///
     /// As [`Client::request`].
-    pub fn scan(&self, paths: Vec<String>) -> Result<Vec<Finding>, Error> {
-        match self.request(&Request::Scan { paths })? {
+    pub fn scan(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error> {
+        match self.request(&Request::Scan { paths, files_only })? {
             Reply::Findings(f) => Ok(f),
             other => Err(unexpected(&other)),
         }

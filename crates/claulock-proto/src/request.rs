@@ -130,6 +130,10 @@ pub enum Request {
     Scan {
         /// Absolute paths.
         paths: Vec<String>,
+        /// Only the paths that are files: directories are not searched
+        /// (the words of a command, rather than a search's root).
+        #[serde(default)]
+        files_only: bool,
     },
     /// Redacts every value from the files under `paths`, in place. Reply:
     /// `Swept`.

@@ -29,12 +29,13 @@ pub trait AgentApi {
     ///
     /// The agent's.
     fn decide(&self, command: &str, cwd: &str) -> Result<claulock_proto::Verdict, Error>;
-    /// Which files under `paths` hold a value.
+    /// Which files under `paths` hold a value (`files_only`: of the paths
+    /// themselves, directories left out).
     ///
     /// # Errors
     ///
     /// The agent's.
-    fn scan(&self, paths: Vec<String>) -> Result<Vec<Finding>, Error>;
+    fn scan(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error>;
     /// Every string of `value` scrubbed (`None`: nothing caught).
     ///
     /// # Errors
@@ -70,8 +71,8 @@ impl AgentApi for claulock_proto::Client {
         claulock_proto::Client::decide(self, command, cwd)
     }
 
-    fn scan(&self, paths: Vec<String>) -> Result<Vec<Finding>, Error> {
-        claulock_proto::Client::scan(self, paths)
+    fn scan(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error> {
+        claulock_proto::Client::scan(self, paths, files_only)
     }
 
     fn scrub_json(&self, value: &Value, caller: &str) -> Result<Option<Value>, Error> {
@@ -282,7 +283,9 @@ impl<A: AgentApi> Guard<'_, A> {
         if files.is_empty() {
             return Ok(None);
         }
-        let (files, secrets) = findings(&self.agent.scan(files)?);
+        // The command's words that name files (a directory word such as
+        // `..` is a search root, not a file this command re-encodes).
+        let (files, secrets) = findings(&self.agent.scan(files, true)?);
         let Some(first) = files.first() else {
             return Ok(None);
         };
@@ -304,7 +307,7 @@ impl<A: AgentApi> Guard<'_, A> {
             _ => path.to_owned(),
         };
         // Locked or unreachable: the error denies (see `fallback`).
-        let (files, secrets) = findings(&self.agent.scan(vec![path.clone()])?);
+        let (files, secrets) = findings(&self.agent.scan(vec![path.clone()], false)?);
         if secrets.is_empty() {
             return Ok(Verdict::Pass);
         }
