@@ -276,6 +276,19 @@ pub(crate) fn install(scope: Scope) -> anyhow::Result<ExitCode> {
         out,
         "next: `claulock doctor` checks the vault, the agent and this installation"
     )?;
+    out.flush()?;
+    drop(out);
+    let home = Home::from_env()?;
+    if !home.vault.exists() {
+        // The hooks guard whatever they find (a missing vault may be a
+        // renamed one): say so before the first session.
+        let _ = writeln!(
+            std::io::stderr(),
+            "claulock: warning: there is no vault at {} yet; until `claulock init` and \
+             `claulock unlock`, the hooks deny Bash and file tools (`claulock uninstall` removes them)",
+            home.vault.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
