@@ -18,27 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use claulock_agent::Home;
-
-/// Claude Code's hook events, the `claulock hook` argument for each, and
-/// the tool matcher (tool events only).
-pub(crate) const HOOKS: &[(&str, &str, Option<&str>)] = &[
-    ("SessionStart", "session-start", None),
-    ("UserPromptSubmit", "user-prompt-submit", None),
-    (
-        "PreToolUse",
-        "pre-tool-use",
-        Some("Bash|Read|Edit|MultiEdit|Write|NotebookRead|NotebookEdit|Grep"),
-    ),
-    ("PostToolUse", "post-tool-use", Some("*")),
-    ("Stop", "stop", None),
-    ("SessionEnd", "session-end", None),
-];
-
-/// Seconds Claude Code gives each hook (the hooks' own deadline is 4 s).
-const HOOK_TIMEOUT_SECS: u64 = 10;
+use claulock_hooks::settings::{
+    HOOKS, MCP_NAME, add_mcp, add_ours, approve_project_mcp, is_ours, remove_mcp, remove_ours,
+};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub(crate) enum Scope {
@@ -67,123 +52,6 @@ fn mcp_config_path(scope: Scope) -> anyhow::Result<PathBuf> {
 }
 
 /// The name ClauLock's MCP server is registered under.
-const MCP_NAME: &str = "claulock";
-
-/// ClauLock's MCP server entry, calling `exe`.
-pub(crate) fn mcp_entry(exe: &str) -> Value {
-    json!({"type": "stdio", "command": exe, "args": ["mcp"]})
-}
-
-/// Puts ClauLock's MCP server into a config object; whether one was there.
-fn add_mcp(config: &mut Map<String, Value>, exe: &str) -> anyhow::Result<bool> {
-    let servers = config
-        .entry("mcpServers")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Value::Object(servers) = servers else {
-        bail!("\"mcpServers\" is not an object; fix it by hand, nothing was changed");
-    };
-    Ok(servers.insert(MCP_NAME.into(), mcp_entry(exe)).is_some())
-}
-
-/// Removes ClauLock's MCP server (only if it runs `… claulock … mcp`);
-/// drops `mcpServers` if that empties it.
-fn remove_mcp(config: &mut Map<String, Value>) -> bool {
-    let Some(Value::Object(servers)) = config.get_mut("mcpServers") else {
-        return false;
-    };
-    let ours = servers.get(MCP_NAME).is_some_and(|e| {
-        e["command"]
-            .as_str()
-            .is_some_and(|c| c.contains("claulock"))
-            && e["args"] == json!(["mcp"])
-    });
-    if ours {
-        servers.remove(MCP_NAME);
-        if servers.is_empty() {
-            config.remove("mcpServers");
-        }
-    }
-    ours
-}
-
-/// Approves (or stops approving) the project's `.mcp.json` entry in the
-/// project settings' `enabledMcpjsonServers`.
-fn approve_project_mcp(settings: &mut Map<String, Value>, on: bool) {
-    let list = settings
-        .entry("enabledMcpjsonServers")
-        .or_insert_with(|| json!([]));
-    if let Value::Array(list) = list {
-        list.retain(|v| v != MCP_NAME);
-        if on {
-            list.push(MCP_NAME.into());
-        }
-    }
-    if settings.get("enabledMcpjsonServers") == Some(&json!([])) {
-        settings.remove("enabledMcpjsonServers");
-    }
-}
-
-/// The hooks object ClauLock adds, calling `exe`.
-pub(crate) fn hooks_for(exe: &str) -> Value {
-    let mut hooks = Map::new();
-    for (event, arg, matcher) in HOOKS {
-        let quoted = if exe
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
-        {
-            exe.to_owned()
-        } else {
-            claulock_runtime::shell::quote(exe)
-        };
-        let mut entry = Map::new();
-        if let Some(m) = matcher {
-            entry.insert("matcher".into(), (*m).into());
-        }
-        entry.insert(
-            "hooks".into(),
-            json!([{"type": "command", "command": format!("{quoted} hook {arg}"), "timeout": HOOK_TIMEOUT_SECS}]),
-        );
-        hooks.insert((*event).into(), json!([entry]));
-    }
-    Value::Object(hooks)
-}
-
-/// Whether a hook command is one of ClauLock's.
-fn is_ours(command: &str) -> bool {
-    command.contains("claulock")
-        && HOOKS
-            .iter()
-            .any(|(_, arg, _)| command.trim_end().ends_with(&format!(" hook {arg}")))
-}
-
-/// Removes ClauLock's hook commands from a settings object; drops the
-/// matcher entries, event lists and `hooks` object that become empty.
-/// Returns how many commands it removed.
-fn remove_ours(settings: &mut Map<String, Value>) -> usize {
-    let mut removed = 0;
-    let Some(Value::Object(hooks)) = settings.get_mut("hooks") else {
-        return 0;
-    };
-    for entries in hooks.values_mut() {
-        let Value::Array(entries) = entries else {
-            continue;
-        };
-        for entry in entries.iter_mut() {
-            if let Some(Value::Array(list)) = entry.get_mut("hooks") {
-                let before = list.len();
-                list.retain(|h| !h["command"].as_str().is_some_and(is_ours));
-                removed += before - list.len();
-            }
-        }
-        entries.retain(|e| !matches!(e.get("hooks"), Some(Value::Array(l)) if l.is_empty()));
-    }
-    hooks.retain(|_, v| !matches!(v, Value::Array(a) if a.is_empty()));
-    if hooks.is_empty() {
-        settings.remove("hooks");
-    }
-    removed
-}
-
 fn read_settings(path: &Path) -> anyhow::Result<Map<String, Value>> {
     match std::fs::read_to_string(path) {
         Ok(text) if text.trim().is_empty() => Ok(Map::new()),
@@ -229,33 +97,23 @@ pub(crate) fn install(scope: Scope) -> anyhow::Result<ExitCode> {
     let path = settings_path(scope)?;
     let mut settings = read_settings(&path)?;
     let replaced = remove_ours(&mut settings);
-    let ours = hooks_for(&exe.display().to_string());
-    let hooks = settings
-        .entry("hooks")
-        .or_insert_with(|| Value::Object(Map::new()));
-    let Value::Object(hooks) = hooks else {
-        bail!(
-            "\"hooks\" in {} is not an object; fix it by hand, nothing was changed",
+    add_ours(&mut settings, &exe.display().to_string()).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} in {}; fix it by hand, nothing was changed",
             path.display()
-        );
-    };
-    for (event, entries) in ours.as_object().into_iter().flatten() {
-        let list = hooks.entry(event.clone()).or_insert_with(|| json!([]));
-        let Value::Array(list) = list else {
-            bail!(
-                "hooks.{event} in {} is not a list; fix it by hand, nothing was changed",
-                path.display()
-            );
-        };
-        list.extend(entries.as_array().into_iter().flatten().cloned());
-    }
+        )
+    })?;
     if matches!(scope, Scope::Project) {
         approve_project_mcp(&mut settings, true);
     }
     let mcp_path = mcp_config_path(scope)?;
     let mut mcp = read_settings(&mcp_path)?;
-    add_mcp(&mut mcp, &exe.display().to_string())
-        .with_context(|| format!("in {}", mcp_path.display()))?;
+    add_mcp(&mut mcp, &exe.display().to_string()).map_err(|e| {
+        anyhow::anyhow!(
+            "{e} in {}; fix it by hand, nothing was changed",
+            mcp_path.display()
+        )
+    })?;
     write_settings(&path, &settings)?;
     write_settings(&mcp_path, &mcp)?;
     let mut out = std::io::stdout().lock();
@@ -504,51 +362,4 @@ fn which(program: &str) -> Option<PathBuf> {
             .map(|d| d.join(program))
             .find(|c| c.is_file())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn install_then_uninstall_leaves_the_rest_as_it_was() {
-        let original = json!({
-            "model": "x",
-            "hooks": {"PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "mine.sh"}]}]},
-            "permissions": {"allow": ["Bash(npm test:*)"]}
-        });
-        let mut s = original.as_object().unwrap().clone();
-        let ours = hooks_for("/opt/claulock");
-        let hooks = s.get_mut("hooks").unwrap().as_object_mut().unwrap();
-        for (event, entries) in ours.as_object().unwrap() {
-            let list = hooks.entry(event.clone()).or_insert_with(|| json!([]));
-            list.as_array_mut()
-                .unwrap()
-                .extend(entries.as_array().unwrap().iter().cloned());
-        }
-        assert_eq!(remove_ours(&mut s), HOOKS.len());
-        assert_eq!(Value::Object(s), original);
-    }
-
-    #[test]
-    fn ours_is_recognised_and_others_are_not() {
-        assert!(is_ours("/usr/local/bin/claulock hook pre-tool-use"));
-        assert!(is_ours("'/my dir/claulock' hook stop"));
-        assert!(!is_ours("claulock-audit.sh"));
-        assert!(!is_ours("/usr/bin/other hook stop"));
-    }
-
-    #[test]
-    fn the_plugin_ships_the_same_hooks() {
-        let text = include_str!("../../../plugin/claulock/hooks/hooks.json");
-        let plugin: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(plugin["hooks"], hooks_for("claulock"));
-    }
-
-    #[test]
-    fn the_plugin_ships_the_same_mcp_server() {
-        let text = include_str!("../../../plugin/claulock/.mcp.json");
-        let plugin: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(plugin["mcpServers"][MCP_NAME], mcp_entry("claulock"));
-    }
 }

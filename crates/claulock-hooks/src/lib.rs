@@ -38,6 +38,7 @@ pub mod claude;
 mod input;
 mod output;
 pub mod paths;
+pub mod settings;
 
 pub use input::{HookInput, InputError};
 pub use output::{Answer, Permission};
