@@ -567,8 +567,14 @@ impl Agent {
                 reasons: vec![why.to_owned()],
             }
         };
-        let (wrapper, outputs, consumers, pty) = match self.runs().get(run) {
-            Some(r) => (r.wrapper, r.outputs.clone(), r.consumers, r.pty),
+        let (wrapper, outputs, consumers, pty, allowed) = match self.runs().get(run) {
+            Some(r) => (
+                r.wrapper,
+                r.outputs.clone(),
+                r.consumers,
+                r.pty,
+                r.secrets.clone(),
+            ),
             None => return Err(refuse("no open run holds these markers")),
         };
         if let Err(why) = peer.exec_wrapper() {
@@ -616,11 +622,6 @@ impl Agent {
             concrete.push_str(&format!(" <<< '{}'", marks.join(" ")));
         }
         let analysis = self.allowed_analysis(&concrete, peer, now, "deliver")?;
-        let allowed = self
-            .runs()
-            .get(run)
-            .map(|r| r.secrets.clone())
-            .unwrap_or_default();
         let host = analysis.destinations.iter().find_map(|d| match &d.target {
             claulock_core::destination::Target::Host { host } => Some(host.clone()),
             _ => None,

@@ -91,7 +91,9 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
     };
     drop(bytes);
     let (tx, rx) = std::sync::mpsc::channel();
-    let worker_input = input.clone();
+    // Shared with the worker, not copied: a tool response can be large.
+    let input = std::sync::Arc::new(input);
+    let worker_input = std::sync::Arc::clone(&input);
     std::thread::spawn(move || {
         let _ = tx.send(answer(hook, &worker_input, &home, guarded));
     });
