@@ -33,6 +33,8 @@ use crate::peer::Peer;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the agent waits for a client to take its answer.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a locked server waits for the answers still being written.
+const LINGER: Duration = Duration::from_secs(2);
 /// How many connections are served at once.
 pub const MAX_CLIENTS: usize = 512;
 
@@ -93,6 +95,12 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
         if spawned.is_err() {
             active.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+    // Locked: let the connections being answered (the `lock` request's own
+    // among them) finish before the caller exits, for a moment at most.
+    let deadline = std::time::Instant::now() + LINGER;
+    while active.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
