@@ -98,8 +98,14 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
     }
     // Locked: let the connections being answered (the `lock` request's own
     // among them) finish before the caller exits, for a moment at most.
+    // A client that connects meanwhile is told the vault is locked.
     let deadline = std::time::Instant::now() + LINGER;
+    let _ = listener.set_nonblocking(true);
     while active.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+        while let Ok((late, _)) = listener.accept() {
+            let _ = late.set_nonblocking(false);
+            answer(&late, &Err(Error::Locked));
+        }
         std::thread::sleep(Duration::from_millis(10));
     }
 }
