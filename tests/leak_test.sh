@@ -65,7 +65,7 @@ printf 'API_TOKEN=%s\nDB_PASSWORD=%s\n' "$api_token" "$db_password" > "$work/can
 
 printf 'leak-test-passphrase\n' | "$claulock" init --passphrase-stdin >/dev/null
 printf 'leak-test-passphrase\n' | "$claulock" unlock --passphrase-stdin >/dev/null
-printf '%s' "$api_token" | "$claulock" add API_TOKEN --allow-host 127.0.0.1 --allow-program curl >/dev/null
+printf '%s' "$api_token" | "$claulock" add API_TOKEN --allow-host 127.0.0.1 --allow-program curl --deliver env >/dev/null
 printf '%s' "$db_password" | "$claulock" add DB_PASSWORD --allow-program psql >/dev/null
 
 # Runs one scripted session in a fresh project; $1 = with|without ClauLock.

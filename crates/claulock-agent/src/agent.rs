@@ -56,6 +56,8 @@ pub struct Agent {
     /// The runs of allowed commands, by nonce, whose deliverers may ask
     /// for values.
     runs: Mutex<HashMap<String, Run>>,
+    /// Where commands find the proxy, once it runs ([`crate::proxied`]).
+    proxy: std::sync::OnceLock<crate::proxied::Link>,
 }
 
 /// One allowed command being run by an exec wrapper.
@@ -71,6 +73,8 @@ struct Run {
     outputs: Vec<(u64, u64)>,
     /// Its output is a pseudo-terminal.
     pty: bool,
+    /// Its proxy-delivered secrets (none: `None`).
+    proxy: Option<crate::proxied::RunProxy>,
 }
 
 struct State {
@@ -127,11 +131,21 @@ pub fn info(s: &Secret) -> SecretInfo {
         },
         allow_revealing: s.meta.allow_revealing.clone(),
         allow_output_files: s.meta.allow_output_files,
+        delivery: wire_delivery(s.meta.delivery()),
+        allow_in_body: s.meta.allow_in_body,
         created: Some(rfc3339(s.meta.created)),
         rotated: s.meta.rotated.map(rfc3339),
         expires: s.meta.expires.map(rfc3339),
         project: s.meta.project.clone(),
         superseded_values: s.superseded.len() as u64,
+    }
+}
+
+/// A delivery as the protocol carries it.
+pub(crate) fn wire_delivery(d: claulock_vault::Delivery) -> claulock_proto::Delivery {
+    match d {
+        claulock_vault::Delivery::Proxy => claulock_proto::Delivery::Proxy,
+        claulock_vault::Delivery::Env => claulock_proto::Delivery::Env,
     }
 }
 
@@ -160,7 +174,48 @@ impl Agent {
             last_use: AtomicI64::new(now),
             entries: entry::Shared::default(),
             runs: Mutex::new(HashMap::new()),
+            proxy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records where commands find the proxy (once).
+    pub(crate) fn set_proxy(&self, link: crate::proxied::Link) {
+        let _ = self.proxy.set(link);
+    }
+
+    /// The proxy secrets of the open run whose proxy credential is
+    /// `credential`.
+    pub(crate) fn run_proxy(&self, credential: &str) -> Option<crate::proxied::RunProxy> {
+        let mut runs = self.runs();
+        runs.retain(|_, r| r.wrapper.is_none_or(crate::peer::is_alive));
+        runs.values()
+            .filter_map(|r| r.proxy.as_ref())
+            .find(|p| constant_time_eq(p.credential.as_bytes(), credential.as_bytes()))
+            .cloned()
+    }
+
+    /// The value of proxy-delivered secret `name` and whether it may go in
+    /// a request's line and body; `None` when locked, gone, or no longer
+    /// delivered by proxy.
+    pub(crate) fn proxy_value(&self, name: &str) -> Option<(Zeroizing<Vec<u8>>, bool)> {
+        let state = self.state();
+        let s = state.vault().ok()?.get(name)?;
+        (s.meta.delivery() == claulock_vault::Delivery::Proxy).then(|| {
+            (
+                Zeroizing::new(s.value.expose().to_vec()),
+                s.meta.allow_in_body,
+            )
+        })
+    }
+
+    /// The policy now (for the proxy's checks).
+    pub(crate) fn policy_now(&self) -> Result<Arc<Policy>, Error> {
+        self.policy()
+    }
+
+    /// Appends an audit event (the proxy's).
+    pub(crate) fn audit_event(&self, action: &str, name: &str, fields: &[(&str, String)]) {
+        self.audit(action, name, fields);
     }
 
     /// Its files.
@@ -475,7 +530,10 @@ impl Agent {
             // undone when the command can be read).
             let plan = claulock_core::substitute::substitution_plan(command)
                 .map_or_else(|_| command.to_owned(), |p| p.command);
-            return Ok(Reply::Resolved(Resolution { plan, run: None }));
+            return Ok(Reply::Resolved(Resolution {
+                plan,
+                ..Resolution::default()
+            }));
         }
         if let Err(why) = peer.exec_wrapper() {
             let f = [("reason", "untrusted-peer".into()), ("why", why.clone())];
@@ -485,19 +543,45 @@ impl Agent {
         let analysis = self.allowed_analysis(command, peer, now, "exec")?;
         let exe = std::env::current_exe()
             .map_err(|e| Error::failed(format!("cannot find the claulock executable: {e}")))?;
-        let mut nonce = [0u8; 8];
-        claulock_vault::Random::fill(&mut OsRandom, &mut nonce);
-        let nonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+        let nonce = random_hex();
         let exe = exe.display().to_string();
+        let surrogates = self.surrogates(&analysis)?;
         let plan = claulock_core::substitute::delivery_plan(
             command,
             &analysis,
             &claulock_core::substitute::Deliverer {
                 program: &exe,
                 nonce: &nonce,
+                surrogates: &surrogates,
             },
         )
         .map_err(|e| Error::invalid(e.to_string()))?;
+        let (proxy, env, unset) = if surrogates.is_empty() {
+            (None, Vec::new(), Vec::new())
+        } else {
+            let link = self.proxy.get().ok_or_else(|| {
+                Error::failed(
+                    "proxy delivery is not available in this agent (it could not start its proxy): \
+                     lock and unlock again, or give the secret `--deliver env`",
+                )
+            })?;
+            let credential = format!("{}{}", random_hex(), random_hex());
+            let env = link.env(&credential);
+            let project = peer
+                .cwd()
+                .and_then(project::root)
+                .map(|r| r.display().to_string());
+            let run = crate::proxied::RunProxy {
+                credential,
+                surrogates,
+                project,
+            };
+            let unset = claulock_proxy::CLEARED_ENV
+                .iter()
+                .map(|v| (*v).to_owned())
+                .collect();
+            (Some(run), env, unset)
+        };
         let mut runs = self.runs();
         // Runs whose wrapper is gone (killed before its report) end here.
         runs.retain(|_, r| r.wrapper.is_none_or(crate::peer::is_alive));
@@ -505,16 +589,51 @@ impl Agent {
             nonce.clone(),
             Run {
                 wrapper: peer.pid(),
-                secrets: plan.secrets,
+                // A deliverer may ask only for what is delivered into the
+                // program: a proxied secret has no marker, and a marker for
+                // one that a deliverer forged gets nothing.
+                secrets: plan
+                    .secrets
+                    .into_iter()
+                    .filter(|s| !plan.proxied.contains(s))
+                    .collect(),
                 consumers: analysis.uses.iter().any(|u| !u.consumers.is_empty()),
                 outputs: Vec::new(),
                 pty: false,
+                proxy,
             },
         );
         Ok(Reply::Resolved(Resolution {
             plan: plan.command,
             run: Some(nonce),
+            env,
+            unset,
         }))
+    }
+
+    /// A fresh surrogate for each proxy-delivered secret `analysis` uses.
+    fn surrogates(
+        &self,
+        analysis: &claulock_core::analysis::Analysis,
+    ) -> Result<Vec<(String, String)>, Error> {
+        let state = self.state();
+        let vault = state.vault()?;
+        let mut out: Vec<(String, String)> = Vec::new();
+        for u in &analysis.uses {
+            if out.iter().any(|(n, _)| *n == u.secret) {
+                continue;
+            }
+            let Some(s) = vault.get(&u.secret) else {
+                continue;
+            };
+            if s.meta.delivery() == claulock_vault::Delivery::Proxy {
+                let surrogate = claulock_proxy::surrogate::make(s.value.expose(), &mut |b| {
+                    claulock_vault::Random::fill(&mut OsRandom, b);
+                });
+                out.push((u.secret.clone(), surrogate));
+            }
+        }
+        Ok(out)
     }
 
     /// The analysis of `command`, run in the peer's working directory, when
@@ -567,13 +686,14 @@ impl Agent {
                 reasons: vec![why.to_owned()],
             }
         };
-        let (wrapper, outputs, consumers, pty, allowed) = match self.runs().get(run) {
+        let (wrapper, outputs, consumers, pty, allowed, credential) = match self.runs().get(run) {
             Some(r) => (
                 r.wrapper,
                 r.outputs.clone(),
                 r.consumers,
                 r.pty,
                 r.secrets.clone(),
+                r.proxy.as_ref().map(|p| p.credential.clone()),
             ),
             None => return Err(refuse("no open run holds these markers")),
         };
@@ -650,7 +770,11 @@ impl Agent {
                 value,
             });
         }
-        Ok(Reply::Delivered { values })
+        let env = match (credential, self.proxy.get()) {
+            (Some(c), Some(link)) => link.env(&c),
+            _ => Vec::new(),
+        };
+        Ok(Reply::Delivered { values, env })
     }
 
     /// Sweeps files; `extra` strings (credential-shaped text from a
@@ -789,6 +913,11 @@ impl Agent {
                 expires: meta.expires,
                 project: meta.project,
                 allow_output_files: meta.allow_output_files,
+                deliver: meta.deliver.map(|d| match d {
+                    claulock_proto::Delivery::Proxy => claulock_vault::Delivery::Proxy,
+                    claulock_proto::Delivery::Env => claulock_vault::Delivery::Env,
+                }),
+                allow_in_body: meta.allow_in_body,
                 ..Metadata::default()
             },
             superseded: vec![],
@@ -862,6 +991,18 @@ impl Agent {
         f.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
         self.audit(action, name, &f);
     }
+}
+
+/// 16 random hexadecimal digits.
+fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    claulock_vault::Random::fill(&mut OsRandom, &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Compares without an early exit (a credential from the network).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Quotes a word for bash (single quotes).

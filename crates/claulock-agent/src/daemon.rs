@@ -58,6 +58,22 @@ pub fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
         Options { idle_timeout: idle },
         now(),
     ));
+    // The egress proxy of proxy delivery. An unreadable extra CA file is
+    // the human's mistake, told at unlock; a proxy that cannot start for
+    // another reason leaves env delivery working, and a command that needs
+    // the proxy is refused with the reason.
+    let _proxy = match crate::proxied::start(&agent) {
+        Ok(p) => Some(p),
+        Err(e) if std::env::var_os(crate::proxied::EXTRA_CA_ENV).is_some() => {
+            agent.lock("proxy-failed");
+            writeln!(out, "error: cannot start the proxy: {e}")?;
+            return Ok(());
+        }
+        Err(e) => {
+            let _ = audit::append(home, "proxy-failed", "", &[("why", e.to_string())]);
+            None
+        }
+    };
     writeln!(out, "ready {}", std::process::id())?;
     out.flush()?;
     drop(out);

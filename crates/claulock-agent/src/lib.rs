@@ -64,6 +64,7 @@ pub mod osrand;
 pub mod peer;
 pub mod pipe;
 pub mod project;
+pub mod proxied;
 pub mod rules;
 pub mod server;
 pub mod source;

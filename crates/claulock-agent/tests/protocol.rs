@@ -66,12 +66,15 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// A secret delivered into the program (these tests are about env
+/// delivery; proxy delivery has its own, with the proxy running).
 fn new_secret(hosts: &[&str]) -> NewSecret {
     NewSecret {
         allowances: Allowances {
             allow_hosts: strings(hosts),
             ..Allowances::default()
         },
+        deliver: Some(claulock_proto::Delivery::Env),
         ..NewSecret::default()
     }
 }
@@ -475,7 +478,7 @@ fn decide_and_resolve_follow_the_policy_and_the_peer() {
             },
             &peer,
         ) {
-            Ok(Reply::Resolved(Resolution { plan, run })) => {
+            Ok(Reply::Resolved(Resolution { plan, run, .. })) => {
                 assert_eq!(plan, "echo hello");
                 assert_eq!(run, None);
             }
@@ -559,6 +562,7 @@ fn resolve_and_deliver_hand_over_only_the_values_the_command_uses() {
     let Ok(Reply::Resolved(Resolution {
         plan,
         run: Some(run),
+        ..
     })) = resolved
     else {
         panic!("resolve from the exec wrapper: {resolved:?}");
@@ -589,7 +593,7 @@ fn resolve_and_deliver_hand_over_only_the_values_the_command_uses() {
         &wrapper,
     );
     let bytes = serde_json::to_vec(delivered.as_ref().unwrap()).unwrap();
-    let Ok(Reply::Delivered { values }) = delivered else {
+    let Ok(Reply::Delivered { values, .. }) = delivered else {
         panic!("deliver: {delivered:?}")
     };
     let names: Vec<&str> = values.iter().map(|b: &Binding| b.secret.as_str()).collect();

@@ -27,8 +27,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let mut policy = match &args.policy {
-        Some(path) => load(path)?,
+    let (mut policy, proxied) = match &args.policy {
+        Some(path) => (load(path)?, Vec::new()),
         None => vault_policy()?,
     };
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
@@ -47,11 +47,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         },
     };
     let decision = decide(&args.command, &policy, &ctx);
-    let runs = preview(&args.command, &decision);
+    let runs = preview(&args.command, &decision, &proxied);
     let mut out = std::io::stdout().lock();
     if args.json {
         let mut v = serde_json::to_value(&decision)?;
         v["plan"] = serde_json::to_value(&runs)?;
+        v["deliveries"] = serde_json::to_value(deliveries(&decision, &proxied))?;
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
@@ -64,8 +65,29 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The vault's rules, from the agent's metadata (never a value).
-fn vault_policy() -> anyhow::Result<Policy> {
+/// Each secret the command uses, and how its value would reach the
+/// command: `proxy` or `env`.
+fn deliveries(
+    d: &Decision,
+    proxied: &[String],
+) -> std::collections::BTreeMap<String, &'static str> {
+    d.analysis
+        .iter()
+        .flat_map(|a| &a.uses)
+        .map(|u| {
+            let how = if proxied.contains(&u.secret) {
+                "proxy"
+            } else {
+                "env"
+            };
+            (u.secret.clone(), how)
+        })
+        .collect()
+}
+
+/// The vault's rules, from the agent's metadata (never a value), and the
+/// secrets delivered by the proxy.
+fn vault_policy() -> anyhow::Result<(Policy, Vec<String>)> {
     let home = claulock_agent::Home::from_env()?;
     if !home.vault.exists() {
         bail!(
@@ -74,7 +96,11 @@ fn vault_policy() -> anyhow::Result<Policy> {
         );
     }
     let mut policy = Policy::new();
+    let mut proxied = Vec::new();
     for s in home.client().list()? {
+        if s.delivery == claulock_proto::Delivery::Proxy {
+            proxied.push(s.name.clone());
+        }
         let expires = s
             .expires
             .as_deref()
@@ -92,7 +118,7 @@ fn vault_policy() -> anyhow::Result<Policy> {
         )?;
         policy.insert(s.name, rules);
     }
-    Ok(policy)
+    Ok((policy, proxied))
 }
 
 fn load(path: &Path) -> anyhow::Result<Policy> {
@@ -109,12 +135,17 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// What `claulock exec` would run: the delivery plan, with a preview
-/// marker (each run gets a fresh one).
-fn preview(command: &str, d: &Decision) -> Option<DeliveryPlan> {
+/// marker and preview surrogates (each run gets fresh ones).
+fn preview(command: &str, d: &Decision, proxied: &[String]) -> Option<DeliveryPlan> {
     let analysis = d.analysis.as_ref().filter(|_| d.allowed)?;
+    let surrogates: Vec<(String, String)> = proxied
+        .iter()
+        .map(|n| (n.clone(), format!("SURROGATE_OF_{n}")))
+        .collect();
     let deliverer = Deliverer {
         program: "claulock",
         nonce: "0000000000000000",
+        surrogates: &surrogates,
     };
     delivery_plan(command, analysis, &deliverer).ok()
 }
@@ -134,9 +165,14 @@ fn write_human(
     }
     if let Some(a) = &d.analysis {
         for u in &a.uses {
+            let how = if runs.is_some_and(|p| p.proxied.contains(&u.secret)) {
+                "proxy"
+            } else {
+                "env"
+            };
             writeln!(
                 out,
-                "  {{{{{}}}}} -> {} ({}, {})",
+                "  {{{{{}}}}} -> {} ({}, {}, delivery {how})",
                 u.secret,
                 u.program.as_deref().unwrap_or("?"),
                 serde_plain(&u.role),

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use claulock_agent::osrand::OsRandom;
 use claulock_agent::{Home, audit, store};
-use claulock_proto::{Allowances, Error, NewSecret, Request, SecretBytes, SecretInfo};
+use claulock_proto::{Allowances, Delivery, Error, NewSecret, Request, SecretBytes, SecretInfo};
 use claulock_vault::{KdfParams, Vault};
 
 use crate::input;
@@ -124,6 +124,8 @@ pub(crate) struct AddArgs {
     pub tags: Vec<String>,
     pub expires: Option<String>,
     pub output_files: bool,
+    pub deliver: Option<String>,
+    pub in_body: bool,
 }
 
 pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
@@ -140,6 +142,26 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let expires = a.expires.as_deref().map(parse_when).transpose()?;
+    let deliver = match a.deliver.as_deref() {
+        None => None,
+        Some("proxy") => Some(Delivery::Proxy),
+        Some(_) => Some(Delivery::Env),
+    };
+    let proxied = deliver.unwrap_or(if a.hosts.is_empty() {
+        Delivery::Env
+    } else {
+        Delivery::Proxy
+    }) == Delivery::Proxy;
+    if proxied && a.hosts.is_empty() {
+        bail!(
+            "proxy delivery needs at least one --allow-host: the proxy puts the value only on connections to the hosts it allows"
+        );
+    }
+    if a.in_body && !proxied {
+        bail!(
+            "--allow-in-body is for proxy delivery (the proxy decides where in a request the value goes)"
+        );
+    }
     let client = home.client();
     if client.describe(&a.name).is_ok() {
         return Err(Error::Exists { name: a.name }.into());
@@ -155,6 +177,8 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         expires,
         project: None,
         allow_output_files: a.output_files,
+        deliver,
+        allow_in_body: a.in_body,
     };
     client.done(&Request::Add {
         name: a.name.clone(),

@@ -1,14 +1,16 @@
 //! `claulock demo`: the whole boundary on a throwaway vault, end to end.
 //!
 //! Creates a vault in a temporary directory (random passphrase), adds a
-//! random `DEMO_TOKEN` bound to a loopback HTTP server that the demo runs,
-//! then drives the real binary: a `curl` with `{{DEMO_TOKEN}}` through
-//! `claulock exec` (the server gets the real token, the output shows a
-//! marker), an echo endpoint (the reflected token is scrubbed), two refused
-//! exfiltration attempts, and the audit log. It cleans up after itself and
-//! never prints the token.
+//! random `DEMO_TOKEN` bound to a loopback HTTPS server that the demo runs
+//! (with a CA of its own, which the agent trusts through
+//! `CLAULOCK_EXTRA_CA_FILE`), then drives the real binary: a `curl` with
+//! `{{DEMO_TOKEN}}` through `claulock exec` (the command holds a surrogate,
+//! the proxy puts the real token on the wire, the server gets it), an echo
+//! endpoint (what comes back is the surrogate), two refused exfiltration
+//! attempts, and the audit log. It cleans up after itself and never prints
+//! the token.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -49,6 +51,11 @@ fn claulock(home: &Path, args: &[&str], input: &str) -> anyhow::Result<std::proc
     let mut child = Command::new(std::env::current_exe()?)
         .args(args)
         .env("CLAULOCK_HOME", home.join("home"))
+        // The demo server's CA, for the agent's proxy (read at unlock).
+        .env(
+            claulock_agent::proxied::EXTRA_CA_ENV,
+            home.join("demo-ca.pem"),
+        )
         .env_remove("CLAULOCK_SOCKET")
         .current_dir(home)
         .stdin(Stdio::piped())
@@ -64,26 +71,54 @@ fn claulock(home: &Path, args: &[&str], input: &str) -> anyhow::Result<std::proc
     Ok(child.wait_with_output()?)
 }
 
-/// A loopback server: remembers the Authorization headers it receives and
-/// echoes requests to `/echo`.
-fn start_server() -> anyhow::Result<(String, Arc<Mutex<Vec<String>>>)> {
+/// The demo server's TLS: a CA of its own (written to `ca_file`, for the
+/// agent to trust) and a certificate for `localhost`.
+fn server_tls(ca_file: &Path) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "claulock demo CA");
+    let ca = ca.self_signed(&ca_key)?;
+    std::fs::write(ca_file, ca.pem())?;
+    let key = KeyPair::generate()?;
+    let leaf =
+        CertificateParams::new(vec!["localhost".to_owned()])?.signed_by(&key, &ca, &ca_key)?;
+    let private = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(vec![leaf.der().clone()], private)?;
+    Ok(Arc::new(config))
+}
+
+/// A loopback HTTPS server: remembers the Authorization headers it
+/// receives and echoes requests to `/echo`.
+fn start_server(tls: Arc<rustls::ServerConfig>) -> anyhow::Result<(u16, Arc<Mutex<Vec<String>>>)> {
     let listener = TcpListener::bind("127.0.0.1:0").context("cannot open a loopback port")?;
-    let addr = listener.local_addr()?.to_string();
+    let port = listener.local_addr()?.port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&seen);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
+            let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&tls)) else {
+                continue;
+            };
+            let mut reader = BufReader::new(rustls::StreamOwned::new(conn, stream));
             let mut request = String::new();
             loop {
                 let mut line = String::new();
                 if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                     break;
                 }
-                if let Some(v) = line.strip_prefix("Authorization: Bearer ")
+                let lower = line.to_ascii_lowercase();
+                if lower.starts_with("authorization: bearer ")
                     && let Ok(mut l) = log.lock()
                 {
-                    l.push(v.trim().to_owned());
+                    l.push(line["authorization: bearer ".len()..].trim().to_owned());
                 }
                 request.push_str(&line);
             }
@@ -92,16 +127,18 @@ fn start_server() -> anyhow::Result<(String, Arc<Mutex<Vec<String>>>)> {
             } else {
                 "{\"login\": \"demo-user\"}\n".to_owned()
             };
-            let mut w = &stream;
+            let w = reader.get_mut();
             let _ = write!(
                 w,
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
             );
-            let _ = reader.read(&mut [0u8; 0]);
+            let _ = w.flush();
+            w.conn.send_close_notify();
+            let _ = w.flush();
         }
     });
-    Ok((addr, seen))
+    Ok((port, seen))
 }
 
 fn show(out: &mut impl Write, title: &str) -> std::io::Result<()> {
@@ -137,11 +174,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let passphrase = random_word("", 24);
     let token = random_word("demo_", 32);
-    let (addr, seen) = start_server()?;
+    let (port, seen) = start_server(server_tls(&home.join("demo-ca.pem"))?)?;
+    let url = format!("https://localhost:{port}");
 
     show(
         &mut out,
-        "a throwaway vault, a demo token bound to a loopback server",
+        "a throwaway vault, a demo token bound to a loopback HTTPS server",
     )?;
     for (args, input) in [
         (vec!["init", "--passphrase-stdin"], passphrase.as_str()),
@@ -151,7 +189,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
                 "add",
                 "DEMO_TOKEN",
                 "--allow-host",
-                "127.0.0.1",
+                "localhost",
                 "--allow-program",
                 "curl",
             ],
@@ -172,12 +210,12 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
 
     show(
         &mut out,
-        "the agent writes a placeholder; the server gets the real token, the output never shows it",
+        "the agent writes a placeholder; curl holds a worthless surrogate, ClauLock's proxy puts the real token on the wire",
     )?;
     run_shown(
         &mut out,
         home,
-        &format!("curl -s -H \"Authorization: Bearer {{{{DEMO_TOKEN}}}}\" http://{addr}/user"),
+        &format!("curl -s -H \"Authorization: Bearer {{{{DEMO_TOKEN}}}}\" {url}/user"),
     )?;
     let received = seen
         .lock()
@@ -191,12 +229,21 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
 
     show(
         &mut out,
-        "an endpoint that echoes the request back: the token is scrubbed from the output",
+        "an endpoint that echoes the request back: the proxy turns the token back into the surrogate",
     )?;
-    run_shown(
+    let echo = run_shown(
         &mut out,
         home,
-        &format!("curl -s -H \"Authorization: Bearer {{{{DEMO_TOKEN}}}}\" http://{addr}/echo"),
+        &format!("curl -s -H \"Authorization: Bearer {{{{DEMO_TOKEN}}}}\" {url}/echo"),
+    )?;
+    let echoed = String::from_utf8_lossy(&echo.stdout).to_ascii_lowercase();
+    let surrogate = echoed.contains("authorization: bearer ")
+        && !echoed.contains(&token.to_ascii_lowercase())
+        && !echoed.contains("redacted");
+    writeln!(
+        out,
+        "the echo shows the surrogate curl held, never the token: {}",
+        if surrogate { "yes" } else { "NO" }
     )?;
 
     show(
@@ -221,7 +268,7 @@ pub(crate) fn run() -> anyhow::Result<ExitCode> {
     drop(cleanup);
     writeln!(out, "\nthe demo vault was locked and deleted")?;
     let refused = a.status.code() == Some(125) && b.status.code() == Some(125);
-    Ok(if received && refused {
+    Ok(if received && surrogate && refused {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -78,6 +78,18 @@ enum Command {
         /// downloads); off by default, as a file can be read back later.
         #[arg(long)]
         allow_output_files: bool,
+        /// How the value reaches a command: `proxy` (the command holds a
+        /// worthless surrogate; ClauLock's proxy puts the value on the TLS
+        /// connection to an allowed host) or `env` (the value enters the
+        /// program's environment or arguments). Default: proxy with
+        /// --allow-host, env without.
+        #[arg(long, value_name = "proxy|env", value_parser = ["proxy", "env"])]
+        deliver: Option<String>,
+        /// Let the proxy put the value in a request's line and body too,
+        /// for APIs that take it as a form field; off by default, as a body
+        /// sent to an allowed host can store it (a gist, a comment).
+        #[arg(long)]
+        allow_in_body: bool,
     },
     /// Give a secret a new value; the old one stays scrubbed from output.
     Rotate {
@@ -200,6 +212,8 @@ fn main() -> ExitCode {
             tags,
             expires,
             allow_output_files,
+            deliver,
+            allow_in_body,
         } => commands::add(commands::AddArgs {
             name,
             hosts,
@@ -207,6 +221,8 @@ fn main() -> ExitCode {
             tags,
             expires,
             output_files: allow_output_files,
+            deliver,
+            in_body: allow_in_body,
         }),
         Command::Rotate { name } => commands::rotate(&name),
         Command::Rm { name } => commands::remove(&name),

@@ -110,7 +110,20 @@ impl Lab {
         .unwrap();
         lab.claulock(&["init", "--passphrase-stdin"], PASS);
         lab.claulock(&["unlock", "--passphrase-stdin"], PASS);
-        lab.claulock(&["add", "TOKEN", "--allow-host", "127.0.0.1"], TOKEN);
+        // The corpus probes the env-delivery boundary (the analysis of the
+        // command, against plain-HTTP servers): proxy delivery has its own
+        // tests (`proxy.rs`).
+        lab.claulock(
+            &[
+                "add",
+                "TOKEN",
+                "--allow-host",
+                "127.0.0.1",
+                "--deliver",
+                "env",
+            ],
+            TOKEN,
+        );
         lab.claulock(&["add", "OPEN"], OPEN);
         lab
     }

@@ -533,10 +533,11 @@ fn the_demo_runs_end_to_end_and_cleans_up() {
     );
     for want in [
         "the server received the real token: yes",
-        "Authorization: Bearer [REDACTED:DEMO_TOKEN]",
+        "the echo shows the surrogate curl held, never the token: yes",
         "(host-allowlist)",
         "(program-allowlist)",
-        "resolve DEMO_TOKEN caller=exec program=curl host=127.0.0.1",
+        "resolve DEMO_TOKEN caller=proxy host=localhost method=GET status=200",
+        "scrubbed DEMO_TOKEN caller=proxy host=localhost form=raw count=1",
         "audit log intact",
         "the demo vault was locked and deleted",
     ] {

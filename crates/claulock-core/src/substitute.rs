@@ -208,6 +208,13 @@ pub struct Deliverer<'a> {
     pub program: &'a str,
     /// Fresh for each run: 16 lowercase hexadecimal digits.
     pub nonce: &'a str,
+    /// The secrets delivered by the proxy, each with the surrogate that
+    /// stands for it in this run: (name, surrogate). A surrogate is
+    /// written into the command as it is (it must be made of characters
+    /// no quoting context of bash changes: letters, digits, `_`, `-`,
+    /// `.`), and a program that receives only surrogates is started
+    /// directly, not through the deliverer.
+    pub surrogates: &'a [(String, String)],
 }
 
 /// A command ready to run with `bash -c`, in which no value will ever be:
@@ -219,6 +226,9 @@ pub struct DeliveryPlan {
     pub command: String,
     /// The secrets it uses, each once, in order of first use.
     pub secrets: Vec<String>,
+    /// Those of them that reach the command as surrogates (proxy
+    /// delivery); the others are delivered into the program's process.
+    pub proxied: Vec<String>,
 }
 
 const MARKER_OPEN: &str = "@@CL.";
@@ -244,6 +254,7 @@ pub fn marker(nonce: &str, name: &str) -> String {
 /// | context | `{{NAME}}` becomes |
 /// |---|---|
 /// | any quoting, here-document or here-string | the marker, as is |
+/// | the same, for a secret with a surrogate | the surrogate, as is |
 ///
 /// `{{!NAME}}` becomes the literal text `{{NAME}}`.
 ///
@@ -259,7 +270,7 @@ pub fn marker(nonce: &str, name: &str) -> String {
 /// use claulock_core::substitute::{delivery_plan, Deliverer};
 /// let command = r#"GH_TOKEN={{T}} gh api /user && echo done"#;
 /// let analysis = analyze(command, &Environment::default()).unwrap();
-/// let d = Deliverer { program: "/usr/bin/claulock", nonce: "0123456789abcdef" };
+/// let d = Deliverer { program: "/usr/bin/claulock", nonce: "0123456789abcdef", surrogates: &[] };
 /// let plan = delivery_plan(command, &analysis, &d).unwrap();
 /// assert_eq!(
 ///     plan.command,
@@ -276,10 +287,27 @@ pub fn delivery_plan(
     let mut secrets: Vec<String> = Vec::new();
     // Where a deliverer goes, and whether it also fills standard input.
     let mut starts: std::collections::BTreeMap<usize, bool> = std::collections::BTreeMap::new();
+    let mut proxied: Vec<String> = Vec::new();
     for site in &analysis.script.sites {
         let ph = &analysis.placeholders[site.placeholder];
         if !secrets.contains(&ph.name) {
             secrets.push(ph.name.clone());
+        }
+        if let Some((_, surrogate)) = d.surrogates.iter().find(|(n, _)| *n == ph.name) {
+            if !is_inert(surrogate) {
+                return Err(AnalysisError::Syntax(crate::shell::SyntaxError::new(
+                    ph.span.start,
+                    "a surrogate must be letters, digits, `_`, `-` and `.` only",
+                )));
+            }
+            if !proxied.contains(&ph.name) {
+                proxied.push(ph.name.clone());
+            }
+            edits.push(Edit {
+                range: ph.span.clone(),
+                text: surrogate.clone(),
+            });
+            continue;
         }
         edits.push(Edit {
             range: ph.span.clone(),
@@ -308,7 +336,16 @@ pub fn delivery_plan(
     Ok(DeliveryPlan {
         command: apply(command, edits),
         secrets,
+        proxied,
     })
+}
+
+/// Whether bash passes `text` through every quoting context unchanged.
+fn is_inert(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// The markers of run `nonce` in `text`: (byte range, secret name).
@@ -428,6 +465,7 @@ mod delivery_tests {
     const D: Deliverer<'static> = Deliverer {
         program: "/bin/cl",
         nonce: "00112233445566ff",
+        surrogates: &[],
     };
 
     fn plan(c: &str) -> String {
@@ -461,6 +499,36 @@ mod delivery_tests {
             plan("curl -H X:{{T}} https://a; echo '{{!T}}'"),
             format!("'/bin/cl' deliver -- curl -H X:{m} https://a; echo '{{{{T}}}}'")
         );
+    }
+
+    #[test]
+    fn a_surrogate_is_written_as_is_and_needs_no_deliverer() {
+        let surrogates = [("P".to_owned(), "ghp_SURR0gate".to_owned())];
+        let d = Deliverer {
+            surrogates: &surrogates,
+            ..D
+        };
+        let c = r#"curl -H "A: {{P}}" https://a && GH={{P}} E={{T}} gh api /u <<< '{{P}}'"#;
+        let p = delivery_plan(c, &analyze(c, &Environment::default()).unwrap(), &d).unwrap();
+        let m = marker(D.nonce, "T");
+        assert_eq!(
+            p.command,
+            format!(
+                r#"curl -H "A: ghp_SURR0gate" https://a && GH=ghp_SURR0gate E={m} '/bin/cl' deliver -- gh api /u <<< 'ghp_SURR0gate'"#
+            ),
+            "only the program that also gets an env value goes through the deliverer"
+        );
+        assert_eq!(
+            (p.secrets, p.proxied),
+            (vec!["P".into(), "T".into()], vec!["P".into()])
+        );
+        let bad = [("P".to_owned(), "a'b".to_owned())];
+        let c = "curl -H {{P}} https://a";
+        let d = Deliverer {
+            surrogates: &bad,
+            ..D
+        };
+        assert!(delivery_plan(c, &analyze(c, &Environment::default()).unwrap(), &d).is_err());
     }
 
     #[test]

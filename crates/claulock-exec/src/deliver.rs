@@ -92,8 +92,8 @@ pub fn deliver(client: &Client, stdin: bool, argv: Vec<OsString>) -> io::Result<
         env: marked_env,
         stdin: marker_names(&stdin_text, &run),
     });
-    let values = match reply {
-        Ok(Reply::Delivered { values }) => values,
+    let (values, run_env) = match reply {
+        Ok(Reply::Delivered { values, env }) => (values, env),
         Ok(other) => {
             return Ok(Outcome::Refused(
                 claulock_proto::unexpected(&other).to_string(),
@@ -125,6 +125,11 @@ pub fn deliver(client: &Client, stdin: bool, argv: Vec<OsString>) -> io::Result<
         } else if !marker_names(v.as_bytes(), &run).is_empty() {
             cmd.env(k, OsStr::from_bytes(&filled(v.as_bytes())?));
         }
+    }
+    // The run's own proxy and CA bundle (for its proxy-delivered secrets),
+    // which the line above dropped as inherited.
+    for (k, v) in &run_env {
+        cmd.env(k, v);
     }
     if stdin {
         // The filled input, from a file only this process holds (memfd):

@@ -90,9 +90,14 @@ pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result
         Err(e) => return Ok(refuse(&e.to_string())),
     };
     let scrubbing = resolution.is_some();
-    let Resolution { mut plan, run } = resolution.unwrap_or_else(|| Resolution {
+    let Resolution {
+        mut plan,
+        run,
+        env,
+        unset,
+    } = resolution.unwrap_or_else(|| Resolution {
         plan: command.to_owned(),
-        run: None,
+        ..Resolution::default()
     });
     if let Some(file) = cwd_out {
         // An EXIT trap runs however the command ends (`exit N` included);
@@ -111,6 +116,14 @@ pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result
                 cmd.env_remove(k);
             }
         }
+    }
+    // Proxy delivery: the proxy (with this run's credential) and the CA
+    // bundle that trusts it.
+    for k in &unset {
+        cmd.env_remove(k);
+    }
+    for (k, v) in &env {
+        cmd.env(k, v);
     }
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
     if !interactive {

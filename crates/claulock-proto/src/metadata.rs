@@ -21,6 +21,31 @@ pub struct Allowances {
     pub tags: Vec<String>,
 }
 
+/// How a secret's value reaches the command that uses it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// The command holds a worthless surrogate; the agent's egress proxy
+    /// puts the value on the TLS connection to an allowed host, and
+    /// scrubs it out of that host's responses.
+    Proxy,
+    /// The value enters the environment or arguments of the one program
+    /// it flows into, for that program's lifetime.
+    #[default]
+    Env,
+}
+
+impl Delivery {
+    /// `proxy` or `env`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Proxy => "proxy",
+            Delivery::Env => "env",
+        }
+    }
+}
+
 /// One secret's metadata: the one shape every interface shows (the CLI's
 /// `list`/`describe`, the MCP tools, the hooks' session context).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +63,13 @@ pub struct SecretInfo {
     /// Whether a command holding it may write its output to files.
     #[serde(default)]
     pub allow_output_files: bool,
+    /// How its value reaches a command.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// Whether the proxy may put it in a request's line and body, not
+    /// only its headers.
+    #[serde(default)]
+    pub allow_in_body: bool,
     /// When it was added (RFC 3339, UTC).
     #[serde(default)]
     pub created: Option<String>,
@@ -70,4 +102,11 @@ pub struct NewSecret {
     /// Whether a command holding it may write its output to files.
     #[serde(default)]
     pub allow_output_files: bool,
+    /// How its value reaches a command (`None`: `proxy` when it has
+    /// allowed hosts, else `env`).
+    #[serde(default)]
+    pub deliver: Option<Delivery>,
+    /// Whether the proxy may put it in a request's line and body.
+    #[serde(default)]
+    pub allow_in_body: bool,
 }

@@ -24,6 +24,11 @@ pub enum Reply {
     Delivered {
         /// One per secret its invocation uses.
         values: Vec<Binding>,
+        /// Variables the program gets after the unsafe inherited ones are
+        /// dropped: its run's proxy and CA bundle, when the run also
+        /// delivers by proxy.
+        #[serde(default)]
+        env: Vec<(String, String)>,
     },
     /// The policy's decision.
     Decision(Verdict),
@@ -79,6 +84,15 @@ pub struct Resolution {
     pub plan: String,
     /// The run its deliverers belong to (`None`: no placeholder).
     pub run: Option<String>,
+    /// Variables to set in the command's environment: the proxy and its
+    /// CA bundle, when a secret is delivered by the proxy. (No value: the
+    /// proxy's credential names the run, and the bundle is public.)
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// Variables to remove from it (`NO_PROXY`: every host goes through
+    /// the proxy).
+    #[serde(default)]
+    pub unset: Vec<String>,
 }
 
 /// The value of one secret, for a deliverer.

@@ -59,7 +59,7 @@
 mod record;
 mod vault;
 
-pub use record::{Metadata, Secret, SecretValue, Superseded};
+pub use record::{Delivery, Metadata, Secret, SecretValue, Superseded};
 pub use vault::{KdfParams, MAGIC, OpenError, Random, Stage, Vault, VaultError};
 
 #[doc(hidden)]

@@ -69,6 +69,55 @@ pub struct Metadata {
     pub expires: Option<i64>,
     /// The project root it is bound to.
     pub project: Option<String>,
+    /// How the value reaches a command (`None`: the default for its hosts,
+    /// [`Metadata::delivery`]).
+    pub deliver: Option<Delivery>,
+    /// Whether the proxy may put the value in a request's line and body,
+    /// not only its headers.
+    pub allow_in_body: bool,
+}
+
+/// How a secret's value reaches the command that uses it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// The command holds a worthless surrogate; the agent's egress proxy
+    /// puts the value on the TLS connection to an allowed host.
+    Proxy,
+    /// The value enters the environment or arguments of the one program
+    /// it flows into.
+    Env,
+}
+
+impl Delivery {
+    /// `proxy` or `env`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Proxy => "proxy",
+            Delivery::Env => "env",
+        }
+    }
+
+    /// Parses `proxy` or `env`.
+    pub fn parse(text: &str) -> Option<Delivery> {
+        match text {
+            "proxy" => Some(Delivery::Proxy),
+            "env" => Some(Delivery::Env),
+            _ => None,
+        }
+    }
+}
+
+impl Metadata {
+    /// The delivery in effect: the one set, else `proxy` for a secret
+    /// with allowed hosts (the proxy can only deliver to hosts it knows)
+    /// and `env` for one without.
+    pub fn delivery(&self) -> Delivery {
+        self.deliver.unwrap_or(if self.allow_hosts.is_empty() {
+            Delivery::Env
+        } else {
+            Delivery::Proxy
+        })
+    }
 }
 
 /// A value replaced by a rotation, kept so that it is still scrubbed from
@@ -109,6 +158,8 @@ mod tag {
     pub(super) const SUPERSEDED: u8 = 11;
     pub(super) const SUPERSEDED_AT: u8 = 12;
     pub(super) const ALLOW_OUTPUT_FILES: u8 = 13;
+    pub(super) const DELIVER: u8 = 14;
+    pub(super) const ALLOW_IN_BODY: u8 = 15;
 }
 
 /// The encoding of a record is malformed (only possible if the sealed data
@@ -152,6 +203,12 @@ impl Secret {
         if m.allow_output_files {
             put(out, tag::ALLOW_OUTPUT_FILES, &[]);
         }
+        if let Some(d) = m.deliver {
+            put(out, tag::DELIVER, d.as_str().as_bytes());
+        }
+        if m.allow_in_body {
+            put(out, tag::ALLOW_IN_BODY, &[]);
+        }
         for s in &self.superseded {
             let mut inner = zeroize::Zeroizing::new(Vec::new());
             put(&mut inner, tag::VALUE, s.value.expose());
@@ -184,6 +241,11 @@ impl Secret {
                 tag::EXPIRES => meta.expires = Some(int(b)?),
                 tag::PROJECT => meta.project = Some(text(b)?),
                 tag::ALLOW_OUTPUT_FILES => meta.allow_output_files = true,
+                tag::DELIVER => {
+                    meta.deliver =
+                        Some(Delivery::parse(&text(b)?).ok_or(DecodeError("unknown delivery"))?);
+                }
+                tag::ALLOW_IN_BODY => meta.allow_in_body = true,
                 tag::SUPERSEDED => {
                     let mut v = None;
                     let mut at = None;

@@ -3,7 +3,9 @@
 // A failing test should stop with a message; helpers may unwrap too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use claulock_vault::{KdfParams, Metadata, OpenError, Random, Secret, SecretValue, Stage, Vault};
+use claulock_vault::{
+    Delivery, KdfParams, Metadata, OpenError, Random, Secret, SecretValue, Stage, Vault,
+};
 use proptest::prelude::*;
 
 /// Deterministic bytes for tests (never for real vaults).
@@ -146,6 +148,28 @@ fn rotate_keeps_superseded_and_remove_removes() {
         "there is no secret named T; `claulock list` shows the names"
     );
     assert!(v.insert(secret("9BAD", b"xxxxxxxxxx"), &mut rng).is_err());
+}
+
+#[test]
+fn delivery_defaults_by_hosts_and_survives_a_round_trip() {
+    let mut rng = Counter(11);
+    let mut v = Vault::create(PASS, KdfParams::MIN, &mut rng).unwrap();
+    let mut set = secret("SET", b"set-value-0123456");
+    set.meta.deliver = Some(Delivery::Env);
+    set.meta.allow_in_body = true;
+    let mut local = secret("LOCAL", b"local-value-012345");
+    local.meta.allow_hosts.clear();
+    v.insert(set, &mut rng).unwrap();
+    v.insert(local, &mut rng).unwrap();
+    v.insert(secret("WEB", b"web-value-0123456"), &mut rng)
+        .unwrap();
+    let back = Vault::open(&v.to_bytes(&mut rng), PASS).unwrap();
+    let meta = |n: &str| back.get(n).unwrap().meta.clone();
+    assert_eq!(meta("SET").delivery(), Delivery::Env, "set explicitly");
+    assert!(meta("SET").allow_in_body);
+    assert_eq!(meta("LOCAL").delivery(), Delivery::Env, "no hosts: env");
+    assert_eq!(meta("WEB").delivery(), Delivery::Proxy, "hosts: proxy");
+    assert!(!meta("WEB").allow_in_body);
 }
 
 #[test]
