@@ -475,12 +475,15 @@ impl Agent {
             let m = &s.meta;
             let r = rules::secret_rules(
                 &s.name,
-                &m.allow_hosts,
-                &m.allow_programs,
-                &m.allow_revealing,
-                m.allow_output_files,
-                m.expires.map(claulock_core::time::Timestamp::from_unix),
-                m.project.clone(),
+                rules::Fields {
+                    hosts: &m.allow_hosts,
+                    programs: &m.allow_programs,
+                    revealing: &m.allow_revealing,
+                    output_files: m.allow_output_files,
+                    expires: m.expires.map(claulock_core::time::Timestamp::from_unix),
+                    project: m.project.as_deref(),
+                    proxied: m.delivery() == claulock_vault::Delivery::Proxy,
+                },
             )
             .map_err(|e| Error::failed(format!("{e:#}")))?;
             policy.insert(s.name.clone(), r);
@@ -497,9 +500,21 @@ impl Agent {
             let f = [("caller", caller.to_owned()), ("rule", r.rule.to_string())];
             self.audit("denied", &secret, &f);
         }
+        let mut proxied: Vec<String> = Vec::new();
+        if let (Some(a), Ok(vault)) = (&decision.analysis, self.state().vault()) {
+            for u in &a.uses {
+                let by_proxy = vault
+                    .get(&u.secret)
+                    .is_some_and(|s| s.meta.delivery() == claulock_vault::Delivery::Proxy);
+                if by_proxy && !proxied.contains(&u.secret) {
+                    proxied.push(u.secret.clone());
+                }
+            }
+        }
         Verdict {
             allowed: decision.allowed,
             refusals: decision.refusals.iter().map(ToString::to_string).collect(),
+            proxied,
         }
     }
 

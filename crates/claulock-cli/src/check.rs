@@ -56,7 +56,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
-        write_human(&mut out, &decision, runs.as_ref())?;
+        write_human(&mut out, &decision, runs.as_ref(), &proxied)?;
     }
     Ok(if decision.allowed {
         ExitCode::SUCCESS
@@ -109,12 +109,15 @@ fn vault_policy() -> anyhow::Result<(Policy, Vec<String>)> {
             .with_context(|| format!("secret {} has an invalid expiry", s.name))?;
         let rules = claulock_agent::rules::secret_rules(
             &s.name,
-            &s.allowances.allow_hosts,
-            &s.allowances.allow_programs,
-            &s.allow_revealing,
-            s.allow_output_files,
-            expires,
-            s.project.clone(),
+            claulock_agent::rules::Fields {
+                hosts: &s.allowances.allow_hosts,
+                programs: &s.allowances.allow_programs,
+                revealing: &s.allow_revealing,
+                output_files: s.allow_output_files,
+                expires,
+                project: s.project.as_deref(),
+                proxied: s.delivery == claulock_proto::Delivery::Proxy,
+            },
         )?;
         policy.insert(s.name, rules);
     }
@@ -154,6 +157,7 @@ fn write_human(
     out: &mut impl Write,
     d: &Decision,
     runs: Option<&DeliveryPlan>,
+    proxied: &[String],
 ) -> std::io::Result<()> {
     if d.allowed {
         writeln!(out, "allowed")?;
@@ -165,7 +169,7 @@ fn write_human(
     }
     if let Some(a) = &d.analysis {
         for u in &a.uses {
-            let how = if runs.is_some_and(|p| p.proxied.contains(&u.secret)) {
+            let how = if proxied.contains(&u.secret) {
                 "proxy"
             } else {
                 "env"

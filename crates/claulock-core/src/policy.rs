@@ -34,6 +34,13 @@ pub struct SecretRules {
     pub expires: Option<Timestamp>,
     /// The project root the secret is bound to, if any.
     pub project: Option<String>,
+    /// Delivered by the egress proxy: the command holds a worthless
+    /// surrogate, so what the command does with it (print it, encode it,
+    /// store it) reveals nothing, and the proxy checks each request's host
+    /// as it is made. Only the program allowlist and the hosts the command
+    /// names are checked here (an early, clear refusal); the rest of the
+    /// rules guard env delivery.
+    pub proxied: bool,
 }
 
 /// The rules for every known secret. A secret with several layers (the
@@ -427,6 +434,12 @@ fn check_use(
             reason,
         });
     };
+    if layers.iter().any(|l| l.proxied) {
+        if let Some(r) = check_proxied(u, analysis, layers) {
+            refuse(r.rule, r.reason);
+        }
+        return;
+    }
 
     // Where the value lands.
     match u.role {
@@ -638,6 +651,31 @@ fn check_use(
             return;
         }
     }
+}
+
+/// The checks of a proxy-delivered secret's use (see
+/// [`SecretRules::proxied`]): the program allowlist, and no named host
+/// outside the host allowlist.
+fn check_proxied(u: &Use, analysis: &Analysis, layers: &[SecretRules]) -> Option<Refusal> {
+    let name = &u.secret;
+    if layers.iter().any(|l| !l.allow_programs.is_empty()) {
+        let Some(program) = u.program.as_deref() else {
+            return Some(Refusal {
+                secret: Some(name.clone()),
+                rule: Rule::UnknownProgram,
+                reason: format!(
+                    "the program that receives {{{{{name}}}}} cannot be known before the command runs, and {name} may only be passed to some programs; name the program literally"
+                ),
+            });
+        };
+        if let Err(r) = program_allowed(name, layers, program) {
+            return Some(r);
+        }
+    }
+    analysis.destinations.iter().find_map(|d| match &d.target {
+        Target::Host { host } => host_allowed(name, layers, host).err(),
+        _ => None,
+    })
 }
 
 fn list<T: fmt::Display>(items: &[T]) -> String {

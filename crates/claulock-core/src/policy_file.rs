@@ -121,6 +121,8 @@ pub fn parse(text: &str) -> Result<Policy, PolicyFileError> {
                 allow_output_files: e.allow_output_files,
                 expires,
                 project: e.project,
+                // A property of the secret, not of a project's layer.
+                proxied: false,
             },
         );
     }

@@ -111,6 +111,10 @@ pub struct Verdict {
     pub allowed: bool,
     /// Why not: one line per refusal, naming the secret and the rule.
     pub refusals: Vec<String>,
+    /// The secrets it uses that the proxy delivers (the command holds a
+    /// surrogate); the others enter the program that needs them.
+    #[serde(default)]
+    pub proxied: Vec<String>,
 }
 
 /// A value caught by the scrubber: which secret, in which form, how often.

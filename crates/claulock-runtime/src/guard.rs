@@ -258,7 +258,25 @@ impl<A: AgentApi> Guard<'_, A> {
             )));
         }
         let mut unique = names.clone();
+        unique.sort();
         unique.dedup();
+        let (proxied, env): (Vec<String>, Vec<String>) = unique
+            .into_iter()
+            .partition(|n| verdict.proxied.contains(n));
+        let mut delivered = Vec::new();
+        if !proxied.is_empty() {
+            delivered.push(format!(
+                "{} as a worthless surrogate (ClauLock's proxy puts the value on the wire to its \
+                 allowed hosts only)",
+                proxied.join(", ")
+            ));
+        }
+        if !env.is_empty() {
+            delivered.push(format!(
+                "{} delivered to the program that needs it",
+                env.join(", ")
+            ));
+        }
         Ok(Verdict::Rewrite {
             command: wrapped(),
             confirm: match self.settings.placeholder_permission {
@@ -266,9 +284,8 @@ impl<A: AgentApi> Guard<'_, A> {
                 PlaceholderPermission::Allow => Confirm::Allow,
             },
             reason: format!(
-                "ClauLock: runs through `claulock exec`, {} delivered to the program that needs \
-                 it and its output scrubbed",
-                unique.join(", ")
+                "ClauLock: runs through `claulock exec`, {}, its output scrubbed",
+                delivered.join("; ")
             ),
         })
     }
