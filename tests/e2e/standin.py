@@ -12,10 +12,9 @@ summary side requests) get a short text.
 Every request body is appended to the log file verbatim (one JSON document
 per line): that log is exactly what the model vendor would have seen.
 
-It is also the loopback *destination* of the legitimate calls: a GET to
-/echo logs the request's headers to LOG.jsonl.dest and answers with the
-Authorization header it received (so the command's output holds the real
-value, which ClauLock must scrub before the model sees it).
+It is not the destination of the session's calls: those go over HTTPS to
+tests/upstream/server.py, through ClauLock's proxy (the leak test starts
+both).
 
 Usage: standin.py SCRIPT.json LOG.jsonl PORT_FILE
 It binds 127.0.0.1 on a free port, replaces $PORT in the script with it,
@@ -74,13 +73,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_GET(self):
-        if not self.path.startswith("/echo"):
-            self.do_HEAD()
-            return
-        with LOG_LOCK, open(LOG_PATH + ".dest", "ab") as log:
-            log.write(json.dumps({"path": self.path, "headers": dict(self.headers.items())}).encode() + b"\n")
-        self.send_body("text/plain", ("authorization received: " + self.headers.get("Authorization", "") + "\n").encode())
+    do_GET = do_HEAD
 
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)

@@ -92,6 +92,9 @@ check "echo: request line" grep -qx "POST /echo HTTP/1.1" "$work/echo.body"
 check "echo: body echoed" sh -c "tail -c ${#canary} '$work/echo.body' | grep -qx -- '$canary'"
 check "echo: X-Echo-Authorization" grep -qi "^X-Echo-Authorization: Bearer $canary" "$work/echo.hdr"
 
+c -o "$work/echo-sub.body" "$base/echo/named-call"
+check "echo: a named call (/echo/...)" grep -qx "GET /echo/named-call HTTP/1.1" "$work/echo-sub.body"
+
 c --compressed -H "X-Canary: $canary" -D "$work/gz.hdr" -o "$work/gz.body" "$base/gzip-echo"
 check "gzip-echo: Content-Encoding gzip" grep -qi '^Content-Encoding: gzip' "$work/gz.hdr"
 check "gzip-echo: decodes to echo" grep -qx "X-Canary: $canary" "$work/gz.body"

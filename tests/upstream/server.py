@@ -17,8 +17,10 @@ written atomically (tmp file + rename) once the sockets are listening; F2 is
 written before F, so once F exists everything is up. SIGTERM/SIGINT stop it.
 
 Endpoints (any method unless stated; path matching ignores the query string):
-    /echo              200 text/plain: request line, every header as received
+    /echo, /echo/...   200 text/plain: request line, every header as received
                        ("Name: value" lines), blank line, request body.
+                       (A suffix such as /echo/legit-1 names the call in
+                       the log.)
                        The Authorization header(s) are echoed back in
                        X-Echo-Authorization response header(s).
     /gzip-echo         same body as /echo, always gzip-compressed with
@@ -202,7 +204,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _route(self, path, query, body, body_len):
         params = urllib.parse.parse_qs(query)
-        if path == "/echo":
+        if path == "/echo" or path.startswith("/echo/"):
             self._echo(body, compress=False)
         elif path == "/gzip-echo":
             self._echo(body, compress=True)

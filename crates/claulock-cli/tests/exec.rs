@@ -227,8 +227,9 @@ fn a_refusal_runs_nothing() {
     );
     e.ok(&["lock"], "");
     let out = e.exec("touch ran; sh probe.sh {{API_KEY}}");
-    assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("run `claulock unlock` in a terminal"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert!(err.contains("run `claulock unlock` in a terminal"), "{err}");
     assert!(!e.work.join("ran").exists());
     // Without placeholders too: nothing could scrub its output (fail
     // closed)...

@@ -5,11 +5,12 @@
 //! The exec wrapper runs the model's command in a shell that holds no
 //! value: each placeholder is a marker, and each program that receives
 //! one is started through this command
-//! (`claulock_core::substitute::delivery_plan`). Here, in a process that
-//! made itself non-dumpable first, the markers in argv, in the
-//! environment and (with `--stdin`) in standard input are sent to the
-//! agent, which checks the concrete invocation against the policy again
-//! and answers with the values; they are put in place, the variables that
+//! (`claulock_core::substitute::delivery_plan`). Here the markers in
+//! argv, in the environment and (with `--stdin`) in standard input are
+//! sent to the agent, which inspects this process (executable, memory map,
+//! descriptors), checks the concrete invocation against the policy again
+//! and answers with the values; the process is made non-dumpable as they
+//! arrive (not before: the agent could not inspect it), and they are put in place, the variables that
 //! would run other code in the program are dropped, and this process
 //! becomes the program (`execve`). The value then lives in that one
 //! program's process, for its lifetime: the residual risk of env
@@ -38,8 +39,6 @@ const MAX_STDIN: u64 = 16 << 20;
 /// When standard input or the program's stdin file cannot be handled, or
 /// the program cannot be started.
 pub fn deliver(client: &Client, stdin: bool, argv: Vec<OsString>) -> io::Result<Outcome> {
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(io::Error::from)?;
     let mut argv = argv;
     // `exec curl …` or `command curl …`: the deliverer becomes the program
     // anyway.
@@ -92,6 +91,12 @@ pub fn deliver(client: &Client, stdin: bool, argv: Vec<OsString>) -> io::Result<
         env: marked_env,
         stdin: marker_names(&stdin_text, &run),
     });
+    // Non-dumpable as the values arrive (the agent has read this process's
+    // executable, map and descriptors through `/proc` to decide, which a
+    // non-dumpable process does not allow a non-root agent); the program
+    // it becomes is dumpable again, the residual risk of env delivery.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(io::Error::from)?;
     let (values, run_env) = match reply {
         Ok(Reply::Delivered { values, env }) => (values, env),
         Ok(other) => {

@@ -15,8 +15,9 @@
 //! and the wrapper never receives a value or the vault's dictionary: the
 //! agent scrubs the output with the scrubber it keeps. A value exists only
 //! in the agent and, for its lifetime, in the one program that needs it.
-//! Both processes make themselves non-dumpable before they talk to the
-//! agent.
+//! Both processes make themselves non-dumpable once the agent has answered
+//! (it inspects them through `/proc` first, which a non-dumpable process
+//! does not allow an agent without root).
 //!
 //! # Why a crate of its own
 //!

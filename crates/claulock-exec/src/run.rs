@@ -1,8 +1,10 @@
 //! [`run`]: a model's command under ClauLock, every output byte scrubbed
 //! by the agent, no value in this process or the shell.
 //!
-//! 1. The wrapper makes itself non-dumpable before anything else, so no
-//!    process of the same user can read its memory at any point.
+//! 1. The agent inspects the wrapper through `/proc` (it must be this
+//!    binary, running only trusted code), then the wrapper makes itself
+//!    non-dumpable, so no process of the same user can read its memory or
+//!    descriptors from then on (it never holds a value).
 //! 2. The agent decides on the command (policy, expiry, allowlists) and, if
 //!    it allows it, returns the plan: the command with a marker in place of
 //!    each placeholder, each program that receives one started through
@@ -66,10 +68,6 @@ fn other(what: &str) -> impl Fn(io::Error) -> io::Error + '_ {
 /// When a process or a pipe cannot be made; a refusal is an
 /// [`Outcome::Refused`].
 pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result<Outcome> {
-    // Before it holds anything: keep other processes of the same user out
-    // of this process's memory.
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| other("cannot make the wrapper non-dumpable")(e.into()))?;
     if let Some(file) = cwd_out {
         crate::process::forget_directories(file);
     }
@@ -89,6 +87,14 @@ pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result
         }
         Err(e) => return Ok(refuse(&e.to_string())),
     };
+    // From here on, keep other processes of the same user out of this
+    // process's memory and descriptors. Not before: the agent reads this
+    // process's executable, memory map and working directory through
+    // `/proc` to decide whether to answer, which a non-dumpable process of
+    // another (non-root) agent's user does not allow. (The wrapper holds no
+    // value at any point; this guards its pipes and run.)
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| other("cannot make the wrapper non-dumpable")(e.into()))?;
     let scrubbing = resolution.is_some();
     let Resolution {
         mut plan,

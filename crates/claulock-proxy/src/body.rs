@@ -108,6 +108,25 @@ pub(crate) struct RequestBody {
     pub(crate) report: Option<RewriteReport>,
 }
 
+/// A body is not always polled to its end (hyper stops once it has sent
+/// `Content-Length` bytes): what was counted is reported when it is
+/// dropped, if not before.
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if let Some(report) = self.report.take() {
+            report(&self.rewriter);
+        }
+    }
+}
+
+impl Drop for ResponseBody {
+    fn drop(&mut self) {
+        if let Some(report) = self.report.take() {
+            report(self.stream.stats());
+        }
+    }
+}
+
 impl Transform for RequestBody {
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> Result<(), BoxError> {
         self.rewriter.feed(chunk, out);
