@@ -597,6 +597,10 @@ impl Agent {
                 .collect();
             (Some(run), env, unset)
         };
+        let proxy_socket = proxy
+            .is_some()
+            .then(|| self.proxy.get().map(|l| l.socket.display().to_string()))
+            .flatten();
         let mut runs = self.runs();
         // Runs whose wrapper is gone (killed before its report) end here.
         runs.retain(|_, r| r.wrapper.is_none_or(crate::peer::is_alive));
@@ -623,6 +627,7 @@ impl Agent {
             run: Some(nonce),
             env,
             unset,
+            proxy_socket,
         }))
     }
 

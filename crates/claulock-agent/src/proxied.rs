@@ -18,6 +18,12 @@ use crate::agent::Agent;
 /// PEM file of extra roots the proxy trusts upstream.
 pub const EXTRA_CA_ENV: &str = "CLAULOCK_EXTRA_CA_FILE";
 
+/// The proxy's Unix socket, in `CLAULOCK_HOME`.
+pub const SOCKET: &str = "proxy.sock";
+/// The CA bundle a command trusts, in `CLAULOCK_HOME` (public: roots and
+/// the proxy's CA certificate).
+pub const BUNDLE: &str = "proxy-ca-bundle.pem";
+
 /// Where a command finds the proxy.
 #[derive(Clone, Debug)]
 pub(crate) struct Link {
@@ -25,6 +31,8 @@ pub(crate) struct Link {
     pub(crate) addr: std::net::SocketAddr,
     /// The CA bundle a command trusts.
     pub(crate) bundle: PathBuf,
+    /// The proxy's Unix socket, for a command that cannot reach `addr`.
+    pub(crate) socket: PathBuf,
 }
 
 impl Link {
@@ -56,12 +64,15 @@ pub(crate) struct RunProxy {
 pub fn start(agent: &Arc<Agent>) -> std::io::Result<claulock_proxy::Proxy> {
     let extra = std::env::var_os(EXTRA_CA_ENV).map(PathBuf::from);
     let backend = Arc::new(ProxyBackend(Arc::clone(agent)));
-    let proxy = claulock_proxy::Proxy::start(backend, extra.as_deref())?;
-    let bundle = agent.home().dir.join("proxy-ca-bundle.pem");
+    let socket = agent.home().dir.join(SOCKET);
+    let proxy = claulock_proxy::Proxy::start(backend, extra.as_deref(), Some(&socket))?;
+    std::fs::set_permissions(&socket, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    let bundle = agent.home().dir.join(BUNDLE);
     write_public(&bundle, proxy.bundle_pem())?;
     agent.set_proxy(Link {
         addr: proxy.addr(),
         bundle,
+        socket,
     });
     Ok(proxy)
 }

@@ -22,7 +22,8 @@ use serde_json::{Map, Value};
 
 use claulock_agent::Home;
 use claulock_hooks::settings::{
-    HOOKS, MCP_NAME, add_mcp, add_ours, approve_project_mcp, is_ours, remove_mcp, remove_ours,
+    HOOKS, MCP_NAME, SandboxPaths, add_mcp, add_ours, add_sandbox, approve_project_mcp, is_ours,
+    remove_mcp, remove_ours,
 };
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -92,10 +93,55 @@ fn write_settings(path: &Path, settings: &Map<String, Value>) -> anyhow::Result<
     Ok(())
 }
 
-pub(crate) fn install(scope: Scope) -> anyhow::Result<ExitCode> {
+/// What the sandbox must hide and let through: `CLAULOCK_HOME` but for
+/// the sockets, the CA bundle and the run directory, and the files under
+/// the current directory that hold a vault value (the agent finds them;
+/// with no agent, none are known, which is said).
+fn sandbox_paths(home: &Home) -> anyhow::Result<SandboxPaths> {
+    let dir = home.dir.canonicalize().unwrap_or_else(|_| home.dir.clone());
+    let at = |name: &str| dir.join(name).display().to_string();
+    let run = at("run");
+    std::fs::create_dir_all(&run).ok();
+    let cwd = std::env::current_dir()?;
+    let value_files = match home.client().scan(vec![cwd.display().to_string()], true) {
+        Ok(found) => found.into_iter().map(|f| f.path).collect(),
+        Err(e) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "claulock: warning: cannot look for files holding vault values ({e}); unlock, then run `claulock install --sandbox` again to hide them"
+            );
+            Vec::new()
+        }
+    };
+    Ok(SandboxPaths {
+        home: dir.display().to_string(),
+        readable: vec![
+            home.socket.display().to_string(),
+            at(claulock_agent::proxied::SOCKET),
+            at(claulock_agent::proxied::BUNDLE),
+            run.clone(),
+        ],
+        writable: vec![run],
+        value_files,
+    })
+}
+
+pub(crate) fn install(scope: Scope, sandbox: bool) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find the claulock executable")?;
     let path = settings_path(scope)?;
     let mut settings = read_settings(&path)?;
+    let sandboxed = if sandbox {
+        let paths = sandbox_paths(&Home::from_env()?)?;
+        add_sandbox(&mut settings, &paths).map_err(|e| {
+            anyhow::anyhow!(
+                "{e} in {}; fix it by hand, nothing was changed",
+                path.display()
+            )
+        })?;
+        Some(paths)
+    } else {
+        None
+    };
     let replaced = remove_ours(&mut settings);
     add_ours(&mut settings, &exe.display().to_string()).map_err(|e| {
         anyhow::anyhow!(
@@ -130,6 +176,14 @@ pub(crate) fn install(scope: Scope) -> anyhow::Result<ExitCode> {
         "registered the MCP server `{MCP_NAME}` in {}",
         mcp_path.display()
     )?;
+    if let Some(p) = &sandboxed {
+        writeln!(
+            out,
+            "turned on Claude Code's Bash sandbox: {} hidden but for what `claulock exec` needs, {} file(s) holding vault values hidden, every Unix socket allowed (the sandbox cannot allow one path only on Linux)",
+            p.home,
+            p.value_files.len()
+        )?;
+    }
     writeln!(
         out,
         "next: `claulock doctor` checks the vault, the agent and this installation"

@@ -171,6 +171,13 @@ enum Command {
         /// Where: every project of this user, or this directory's project.
         #[arg(long, value_enum, default_value = "user")]
         scope: install::Scope,
+        /// Also turn on Claude Code's Bash sandbox, configured for ClauLock:
+        /// CLAULOCK_HOME and the files under this directory that hold a
+        /// vault value hidden from reads, the sockets `claulock exec` needs
+        /// reachable (through them ClauLock's proxy reaches only the hosts
+        /// of a command's secrets).
+        #[arg(long)]
+        sandbox: bool,
     },
     /// Remove ClauLock's hooks from Claude Code's settings (and nothing else).
     Uninstall {
@@ -242,7 +249,7 @@ fn main() -> ExitCode {
         Command::Scrub(args) => scrub::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Hook { event } => hook::run(event),
-        Command::Install { scope } => install::install(scope),
+        Command::Install { scope, sandbox } => install::install(scope, sandbox),
         Command::Uninstall { scope } => install::uninstall(scope),
         Command::Doctor => install::doctor(),
         Command::Mcp => mcp::run(),

@@ -801,3 +801,77 @@ for pid, what in sorted(found):
     print(f"FOUND in {what} of {pid} ({name})")
 print(f"scanned {len(scanned)} processes")
 "#;
+
+/// A command in a network of its own (a sandbox: `unshare -n`, loopback
+/// up) cannot reach the proxy's port; the wrapper forwards a loopback port
+/// of its own to the proxy's socket, and the value still reaches only the
+/// allowed host. Through the socket the proxy reaches no other host (the
+/// sandbox's filter stays in charge).
+#[test]
+fn a_sandboxed_command_reaches_the_proxy_through_its_socket() {
+    if !is_root() || !have("unshare") || !have("ip") || !have("curl") || !have("python3") {
+        eprintln!("skipped: needs root, unshare, ip, curl and python3");
+        return;
+    }
+    let lab = Lab::new("netns", None);
+    let in_netns = |command: &str| -> (Option<i32>, String) {
+        let script = format!(
+            "ip link set lo up && exec {} exec -c {}",
+            lab.bin.display(),
+            shell_quote(command)
+        );
+        let c = lab.command(&[]);
+        let out = Command::new("unshare")
+            .args(["-n", "sh", "-c", &script])
+            .env_clear()
+            .envs(c.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .current_dir(&lab.work)
+            .output()
+            .unwrap();
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        (out.status.code(), text)
+    };
+    // The control: without the forwarder's socket the network has no way
+    // out (the upstream server is outside).
+    let (code, out) = in_netns(&format!(
+        "curl -sS --max-time 3 {}",
+        lab.url("/echo/direct")
+    ));
+    assert_ne!(
+        code,
+        Some(0),
+        "the namespace reached the server without the proxy: {out}"
+    );
+    let (code, out) = in_netns(&format!(
+        "curl -sS -H 'Authorization: Bearer {{{{T}}}}' {}",
+        lab.url("/echo/netns")
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        leak(out.as_bytes(), &lab.t),
+        None,
+        "the output leaked the value"
+    );
+    let seen = lab.requests_at("/echo/netns");
+    assert!(
+        seen.iter()
+            .any(|r| leak(&serde_json::to_vec(&r["headers"]).unwrap(), &lab.t).is_some()),
+        "the server did not receive the value"
+    );
+    // A host none of the run's secrets may go to: refused, not tunnelled.
+    let (code, out) = in_netns(&format!(
+        "curl -sS -L -H 'Authorization: Bearer {{{{T}}}}' 'https://localhost:{}/redirect?to=https://127.0.0.1:{}/echo/netns-foreign'",
+        lab.port, lab.port
+    ));
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        lab.requests_at("/echo/netns-foreign").is_empty(),
+        "tunnelled: {out}"
+    );
+    assert!(out.contains("403"), "{out}");
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}

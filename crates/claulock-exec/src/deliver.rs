@@ -132,9 +132,17 @@ pub fn deliver(client: &Client, stdin: bool, argv: Vec<OsString>) -> io::Result<
         }
     }
     // The run's own proxy and CA bundle (for its proxy-delivered secrets),
-    // which the line above dropped as inherited.
+    // which the line above dropped as inherited; the wrapper's forwarder
+    // in place of the proxy's port if it started one (same credential).
     for (k, v) in &run_env {
-        cmd.env(k, v);
+        let forwarded = env.iter().find_map(|(ik, iv)| {
+            let iv = iv.to_str()?;
+            let same_run = v
+                .split_once('@')
+                .is_some_and(|(cred, _)| iv.split_once('@').is_some_and(|(c, _)| c == cred));
+            (ik == k.as_str() && same_run).then(|| iv.to_owned())
+        });
+        cmd.env(k, forwarded.as_deref().unwrap_or(v));
     }
     if stdin {
         // The filled input, from a file only this process holds (memfd):

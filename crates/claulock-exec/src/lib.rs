@@ -26,6 +26,7 @@
 //! `deliver` commands are thin frontends over it.
 
 mod deliver;
+mod forward;
 mod process;
 mod run;
 

@@ -99,8 +99,9 @@ pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result
     let Resolution {
         mut plan,
         run,
-        env,
+        mut env,
         unset,
+        proxy_socket,
     } = resolution.unwrap_or_else(|| Resolution {
         plan: command.to_owned(),
         ..Resolution::default()
@@ -124,7 +125,11 @@ pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result
         }
     }
     // Proxy delivery: the proxy (with this run's credential) and the CA
-    // bundle that trusts it.
+    // bundle that trusts it; through a forwarder of this process when its
+    // port cannot be reached from here (a sandbox).
+    if let Err(e) = crate::forward::reach(&mut env, proxy_socket.as_deref()) {
+        return Ok(refuse(&e.to_string()));
+    }
     for k in &unset {
         cmd.env_remove(k);
     }

@@ -176,6 +176,73 @@ pub fn add_ours(settings: &mut Map<String, Value>, exe: &str) -> Result<(), Stri
     Ok(())
 }
 
+/// What Claude Code's Bash sandbox (bubblewrap, a network of its own)
+/// needs from ClauLock, and what it must keep from the model.
+#[derive(Clone, Debug, Default)]
+pub struct SandboxPaths {
+    /// `CLAULOCK_HOME`: hidden whole (the vault, the audit log).
+    pub home: String,
+    /// Within it, what `claulock exec` uses: the agent's socket, the
+    /// proxy's socket and CA bundle (read), the hook's run directory
+    /// (read and write).
+    pub readable: Vec<String>,
+    /// The hook's run directory.
+    pub writable: Vec<String>,
+    /// Files that hold a vault value in plaintext (`.env`): hidden too.
+    pub value_files: Vec<String>,
+}
+
+/// Turns on Claude Code's Bash sandbox with what ClauLock needs: every
+/// Unix socket allowed (on Linux the sandbox cannot allow one path only,
+/// and `claulock exec` must reach the agent's and the proxy's sockets),
+/// `CLAULOCK_HOME` and the value files hidden from reads but for the
+/// sockets, the CA bundle and the run directory. Unsandboxed commands are
+/// turned off (the model could ask to run outside). Lists are merged, not
+/// replaced; every other setting is kept.
+///
+/// # Errors
+///
+/// When an existing `sandbox` entry is not an object of the right shape.
+pub fn add_sandbox(settings: &mut Map<String, Value>, paths: &SandboxPaths) -> Result<(), String> {
+    let sandbox = object(settings, "sandbox")?;
+    sandbox.insert("enabled".into(), Value::Bool(true));
+    sandbox.insert("allowUnsandboxedCommands".into(), Value::Bool(false));
+    object(sandbox, "network")?.insert("allowAllUnixSockets".into(), Value::Bool(true));
+    let fs = object(sandbox, "filesystem")?;
+    let mut deny = vec![paths.home.clone()];
+    deny.extend(paths.value_files.iter().cloned());
+    merge(fs, "denyRead", &deny)?;
+    merge(fs, "allowRead", &paths.readable)?;
+    merge(fs, "allowWrite", &paths.writable)?;
+    Ok(())
+}
+
+/// `map[key]` as an object, made if absent.
+fn object<'m>(
+    map: &'m mut Map<String, Value>,
+    key: &str,
+) -> Result<&'m mut Map<String, Value>, String> {
+    map.entry(key)
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| format!("`{key}` is not an object"))
+}
+
+/// Adds `items` to the list `map[key]` (made if absent), each once.
+fn merge(map: &mut Map<String, Value>, key: &str, items: &[String]) -> Result<(), String> {
+    let list = map
+        .entry(key)
+        .or_insert_with(|| Value::Array(Vec::new()))
+        .as_array_mut()
+        .ok_or_else(|| format!("`{key}` is not a list"))?;
+    for item in items {
+        if !list.iter().any(|v| v.as_str() == Some(item)) {
+            list.push(Value::String(item.clone()));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +265,44 @@ mod tests {
         }
         assert_eq!(remove_ours(&mut s), HOOKS.len());
         assert_eq!(Value::Object(s), original);
+    }
+
+    #[test]
+    fn the_sandbox_is_merged_into_what_is_there() {
+        let mut s = json!({
+            "sandbox": {"network": {"allowedDomains": ["github.com"]},
+                        "filesystem": {"denyRead": ["~/.ssh"], "allowRead": ["/h/agent.sock"]}},
+            "model": "x"
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        let paths = SandboxPaths {
+            home: "/h".into(),
+            readable: vec!["/h/agent.sock".into(), "/h/proxy.sock".into()],
+            writable: vec!["/h/run".into()],
+            value_files: vec!["/p/.env".into()],
+        };
+        add_sandbox(&mut s, &paths).unwrap();
+        add_sandbox(&mut s, &paths).unwrap();
+        assert_eq!(
+            Value::Object(s),
+            json!({
+                "sandbox": {
+                    "network": {"allowedDomains": ["github.com"], "allowAllUnixSockets": true},
+                    "filesystem": {
+                        "denyRead": ["~/.ssh", "/h", "/p/.env"],
+                        "allowRead": ["/h/agent.sock", "/h/proxy.sock"],
+                        "allowWrite": ["/h/run"]
+                    },
+                    "enabled": true,
+                    "allowUnsandboxedCommands": false
+                },
+                "model": "x"
+            })
+        );
+        let mut bad = json!({"sandbox": []}).as_object().unwrap().clone();
+        assert!(add_sandbox(&mut bad, &paths).is_err());
     }
 
     #[test]

@@ -93,6 +93,11 @@ pub struct Resolution {
     /// the proxy).
     #[serde(default)]
     pub unset: Vec<String>,
+    /// The proxy's Unix socket: where the wrapper forwards a loopback port
+    /// of its own when the proxy's port cannot be reached (a sandbox with
+    /// a network of its own).
+    #[serde(default)]
+    pub proxy_socket: Option<String>,
 }
 
 /// The value of one secret, for a deliverer.

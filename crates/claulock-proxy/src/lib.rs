@@ -103,15 +103,23 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    /// Starts a proxy on `127.0.0.1` (a port the system picks), with a new
-    /// CA, trusting upstream the system's roots and the certificates in
-    /// the PEM file `extra_ca` (read now, once).
+    /// Starts a proxy on `127.0.0.1` (a port the system picks) and, with
+    /// `socket`, on that Unix socket too (for commands that run where that
+    /// port cannot be reached: a sandbox with a network of its own, whose
+    /// `claulock exec` forwards a loopback port of its own to the socket;
+    /// there the proxy serves only the hosts of the run's secrets), with a
+    /// new CA, trusting upstream the system's roots and the certificates
+    /// in the PEM file `extra_ca` (read now, once).
     ///
     /// # Errors
     ///
-    /// When the CA file cannot be read, no root is found, or the listener
-    /// or the runtime cannot be made.
-    pub fn start(backend: Arc<dyn Backend>, extra_ca: Option<&Path>) -> io::Result<Proxy> {
+    /// When the CA file cannot be read, no root is found, or a listener or
+    /// the runtime cannot be made.
+    pub fn start(
+        backend: Arc<dyn Backend>,
+        extra_ca: Option<&Path>,
+        socket: Option<&Path>,
+    ) -> io::Result<Proxy> {
         let roots = tls::Roots::load(extra_ca)?;
         let ca = tls::Authority::generate()?;
         let ca_pem = ca.ca_pem();
@@ -134,6 +142,14 @@ impl Proxy {
         });
         let listener = runtime.block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))?;
         let addr = listener.local_addr()?;
+        let socket = match socket {
+            Some(path) => {
+                let _ = std::fs::remove_file(path);
+                let _guard = runtime.enter();
+                Some(tokio::net::UnixListener::bind(path)?)
+            }
+            None => None,
+        };
         let shared = Arc::new(serve::Shared {
             backend,
             ca,
@@ -143,7 +159,7 @@ impl Proxy {
         let thread = std::thread::Builder::new()
             .name("claulock-proxy".into())
             .spawn(move || {
-                runtime.block_on(serve::accept(listener, shared, stopped));
+                runtime.block_on(serve::accept(listener, socket, shared, stopped));
                 runtime.shutdown_timeout(std::time::Duration::from_secs(1));
             })?;
         Ok(Proxy {

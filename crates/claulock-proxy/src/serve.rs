@@ -36,9 +36,12 @@ pub(crate) struct Shared {
     pub(crate) client: Client<hyper_rustls::HttpsConnector<HttpConnector>, BoxBody>,
 }
 
-/// Accepts connections until `stop` says so.
+/// Accepts connections on `listener` (and on `socket`, for commands that
+/// reach the proxy through a forwarder, as in a sandbox) until `stop`
+/// says so.
 pub(crate) async fn accept(
     listener: TcpListener,
+    socket: Option<tokio::net::UnixListener>,
     shared: Arc<Shared>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -47,20 +50,34 @@ pub(crate) async fn accept(
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let shared = Arc::clone(&shared);
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |req| {
-                        proxy_request(Arc::clone(&shared), req)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await;
-                });
+                tokio::spawn(serve_client(stream, Arc::clone(&shared), false));
+            }
+            accepted = async {
+                match &socket {
+                    Some(s) => s.accept().await.map(|(stream, _)| stream),
+                    None => std::future::pending().await,
+                }
+            } => {
+                let Ok(stream) = accepted else { continue };
+                tokio::spawn(serve_client(stream, Arc::clone(&shared), true));
             }
             _ = stop.changed() => return,
         }
     }
+}
+
+/// Serves one command's connection to the proxy (`forwarded`: it came
+/// through the proxy's socket).
+async fn serve_client<S>(stream: S, shared: Arc<Shared>, forwarded: bool)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |req| proxy_request(Arc::clone(&shared), req, forwarded));
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
 }
 
 fn full(text: impl Into<Bytes>) -> BoxBody {
@@ -103,9 +120,16 @@ fn host_port(uri: &Uri, default_port: u16) -> Option<(String, u16)> {
     ))
 }
 
+/// A command that reaches the proxy through its socket runs where it has
+/// no network of its own (a sandbox, whose proxy filters what it may
+/// reach): the proxy must not open what that filter would close, so it
+/// serves only the hosts its run's secrets may go to.
+const SANDBOXED: &str = "through its socket (a sandbox), ClauLock's proxy reaches only the hosts of this command's secrets; other hosts are the sandbox's to allow";
+
 async fn proxy_request(
     shared: Arc<Shared>,
     req: Request<hyper::body::Incoming>,
+    forwarded: bool,
 ) -> Result<Response<BoxBody>, Infallible> {
     let Some(cred) = credential(req.headers()).filter(|c| shared.backend.is_open(c)) else {
         let mut r = answer(
@@ -130,6 +154,9 @@ async fn proxy_request(
                 }
             });
             return Ok(Response::new(full("")));
+        }
+        if forwarded {
+            return Ok(answer(StatusCode::FORBIDDEN, SANDBOXED));
         }
         // No secret of the run may go there: a plain tunnel, opened before
         // the command is told it is.
@@ -161,6 +188,9 @@ async fn proxy_request(
         return Ok(Response::new(full("")));
     }
     // Plain HTTP, in absolute form: forwarded with nothing swapped.
+    if forwarded {
+        return Ok(answer(StatusCode::FORBIDDEN, SANDBOXED));
+    }
     let Some((host, port)) = host_port(req.uri(), 80) else {
         return Ok(answer(
             StatusCode::BAD_REQUEST,
