@@ -15,11 +15,17 @@
 //!   ([`pipe`]), scanning files for values, sweeping them out of files,
 //!   the audit log ([`audit`]), the vault file ([`store`]).
 //!
+//! - The egress proxy of proxy delivery runs here too ([`proxied`], over
+//!   `claulock-proxy`): it needs the values, the runs and the policy, all of
+//!   which live in this process.
+//!
 //! # No value leaves the agent unless a command needs it
 //!
-//! The only reply that holds values is the exec wrapper's `resolve`, and
-//! it holds only the values of the placeholders that command uses, after
-//! the policy was checked again here. Output is scrubbed here too: the
+//! A proxy-delivered value never leaves it but on the TLS connection to an
+//! allowed host: the command holds a surrogate. The only reply that holds
+//! values is a deliverer's `deliver` (env delivery), and it holds only the
+//! values of the placeholders its invocation uses, after the policy was
+//! checked again here. Output is scrubbed here too: the
 //! wrapper hands over its command's output pipes ([`pipe`]), so no client
 //! ever receives the whole vault as a dictionary.
 //!

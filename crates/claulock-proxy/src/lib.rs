@@ -36,8 +36,8 @@
 //!
 //! HTTP and TLS are hyper, hyper-util, rustls (with the ring provider) and
 //! rcgen; the hand-written parts are ClauLock's own: where a surrogate may
-//! become a value ([`rewrite`]) and the streaming transformations of bodies
-//! ([`body`]).
+//! become a value (`rewrite`) and the streaming transformations of bodies
+//! (`body`).
 
 use std::io;
 use std::net::SocketAddr;

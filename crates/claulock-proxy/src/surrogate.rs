@@ -46,8 +46,8 @@ const MIN_RANDOM: usize = 16;
 /// A fresh surrogate for `value`. `fill` fills a buffer with random bytes
 /// (the operating system's generator).
 ///
-/// A value shorter than [`MIN_RANDOM`] bytes still gets a surrogate of its
-/// own length, fully random.
+/// A value too short to keep its prefix with 16 random characters after it
+/// gets a surrogate of its own length, fully random.
 ///
 /// ```
 /// let mut n = 0u8;
