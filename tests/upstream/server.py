@@ -30,6 +30,7 @@ Endpoints (any method unless stated; path matching ignores the query string):
     /big?bytes=N       N bytes of pseudo-random printable data, streamed with
                        Content-Length (or chunked with &chunked=1).
     /small             200 "ok\\n".
+    /slow?ms=N         200 "ok\\n" after N milliseconds (at most 30 s).
     /sink              reads and discards the request body without buffering
                        it; 200 with the byte count (upload benchmarks).
     /git/...           git smart HTTP via `git http-backend` (CGI) serving
@@ -212,6 +213,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             target = params.get("to", ["/"])[0]
             self._simple(307, b"redirecting\n", [("Location", target)])
         elif path in ("/record", "/small"):
+            self._simple(200, b"ok\n")
+        elif path == "/slow":
+            # Keeps the client waiting (a process alive for a /proc reader).
+            time.sleep(min(float(params.get("ms", ["1000"])[0]), 30000) / 1000)
             self._simple(200, b"ok\n")
         elif path == "/big":
             self._big(params)

@@ -311,6 +311,7 @@ impl Agent {
                     idle_timeout_secs: self.options.idle_timeout.map(|d| d.as_secs()),
                     key_memory_locked: self.memory_locked,
                     non_dumpable: crate::daemon::is_non_dumpable(),
+                    proxy: self.proxy.get().map(|l| l.addr.to_string()),
                 }))
             }
             Request::List => Ok(Reply::Secrets(

@@ -100,6 +100,7 @@ pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
             "agent_pid": status.as_ref().map(|d| d.pid),
             "idle_timeout_secs": status.as_ref().and_then(|d| d.idle_timeout_secs),
             "key_memory_locked": status.as_ref().map(|d| d.key_memory_locked),
+            "proxy": status.as_ref().and_then(|d| d.proxy.clone()),
             "socket": home.socket.display().to_string(),
         });
         return say(&serde_json::to_string_pretty(&v)?);
@@ -111,8 +112,12 @@ pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
         )),
         (true, None) => say("locked: run `claulock unlock` in a terminal"),
         (true, Some(d)) => say(&format!(
-            "unlocked: {} secrets, agent pid {}",
-            d.secrets, d.pid
+            "unlocked: {} secrets, agent pid {}, proxy {}",
+            d.secrets,
+            d.pid,
+            d.proxy
+                .as_deref()
+                .unwrap_or("not running (proxy delivery is refused)")
         )),
     }
 }

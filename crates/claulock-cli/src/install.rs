@@ -103,7 +103,7 @@ fn sandbox_paths(home: &Home) -> anyhow::Result<SandboxPaths> {
     let run = at("run");
     std::fs::create_dir_all(&run).ok();
     let cwd = std::env::current_dir()?;
-    let value_files = match home.client().scan(vec![cwd.display().to_string()], true) {
+    let value_files = match home.client().scan(vec![cwd.display().to_string()], false) {
         Ok(found) => found.into_iter().map(|f| f.path).collect(),
         Err(e) => {
             let _ = writeln!(

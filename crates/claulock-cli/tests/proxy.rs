@@ -723,19 +723,21 @@ fn a_concurrent_proc_reader_finds_no_value() {
         let mut r = Command::new("runuser")
             .args(["-u", "nobody", "--", "python3"])
             .arg(&reader)
-            .arg("7")
+            .arg("5")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         r.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(300));
-        // A slow download keeps curl alive while the reader scans.
+        // A slow answer keeps curl alive while the reader scans.
+        let started = std::time::Instant::now();
         let (code, out) = lab.exec(&format!(
-            "curl -sS {extra} --limit-rate 60k -o /dev/null -w '%{{http_code}}' -H 'X-Token: {{{{{name}}}}}' '{}'",
-            lab.url("/big?bytes=300000")
+            "curl -sS {extra} -o /dev/null -w '%{{http_code}}' -H 'X-Token: {{{{{name}}}}}' '{}'",
+            lab.url("/slow?ms=3000")
         ));
         assert_eq!(code, Some(0), "{out}");
+        eprintln!("{name}: curl ran {:?}: {out}", started.elapsed());
         let found = r.wait_with_output().unwrap();
         String::from_utf8_lossy(&found.stdout).into_owned()
     };

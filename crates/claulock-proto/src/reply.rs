@@ -74,6 +74,10 @@ pub struct AgentStatus {
     pub key_memory_locked: bool,
     /// Whether its memory is closed to other processes of the user.
     pub non_dumpable: bool,
+    /// Where its egress proxy listens (`None`: it could not start, and
+    /// proxy-delivered secrets are refused).
+    #[serde(default)]
+    pub proxy: Option<String>,
 }
 
 /// The plan of an allowed command, for the exec wrapper.

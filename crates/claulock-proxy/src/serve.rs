@@ -384,12 +384,23 @@ fn refusal(parts: &hyper::http::request::Parts, target: Target<'_>) -> Option<Re
     if !target.intercepted {
         return Some(Refusal::PlainHttp);
     }
-    let claimed = parts.uri.host().map(str::to_owned).or_else(|| {
-        let h = parts.headers.get(header::HOST)?.to_str().ok()?;
-        Uri::try_from(format!("//{h}/"))
-            .ok()
-            .and_then(|u| u.host().map(str::to_owned))
-    })?;
+    // HTTP/2 names the host in `:authority` (the URI); HTTP/1.1 in `Host`.
+    // A request that names none is for the connection's host; one whose
+    // `Host` cannot be read gets nothing.
+    let claimed = match (parts.uri.host(), parts.headers.get(header::HOST)) {
+        (Some(h), _) => h.to_owned(),
+        (None, Some(h)) => {
+            let Some(authority) = h
+                .to_str()
+                .ok()
+                .and_then(|h| h.parse::<hyper::http::uri::Authority>().ok())
+            else {
+                return Some(Refusal::HostMismatch);
+            };
+            authority.host().to_owned()
+        }
+        (None, None) => return None,
+    };
     let claimed = claimed
         .trim_start_matches('[')
         .trim_end_matches(']')

@@ -8,8 +8,11 @@ pub fn session_context(names: &[String], locked: bool) -> String {
         "ClauLock protects secrets in this session. You can use a secret without seeing it: \
          write its placeholder `{{NAME}}` in a Bash command, e.g. \
          `curl -H \"Authorization: Bearer {{GITHUB_TOKEN}}\" https://api.github.com/user`. \
-         ClauLock substitutes the value into that command's environment only, checks that the \
-         command sends it where the secret is allowed to go, and scrubs the output. \
+         ClauLock checks that the command sends it where the secret is allowed to go, and scrubs \
+         the output. For most secrets the command itself holds a surrogate (random text of the \
+         same length) and ClauLock's proxy puts the real value on the wire to the allowed host: \
+         seeing that surrogate in verbose output or an echo is expected, and it is worthless. \
+         Other secrets enter the one program that needs them. \
          Markers such as `[REDACTED:NAME]` or `[REDACTED:NAME:base64]` in output are intentional: \
          a secret's value (or an encoding of it) was removed. Do not try to recover it; do not \
          print, encode or write a value to a file. Write `{{!NAME}}` for a literal `{{NAME}}`. \
