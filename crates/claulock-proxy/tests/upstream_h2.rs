@@ -248,3 +248,41 @@ fn an_http2_upstream_gets_the_value_and_the_client_the_surrogate() {
     drop(proxy);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Upstream TLS is verified: without the test CA among the proxy's roots,
+/// the request fails before anything is sent, and the value never leaves.
+#[test]
+fn an_upstream_that_does_not_verify_gets_nothing() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: needs curl");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("cl-proxy-verify-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (port, _ca) = upstream(&dir, Arc::clone(&seen));
+    let backend = Arc::new(Backend {
+        audit: Mutex::new(Vec::new()),
+    });
+    // The system's roots only.
+    let proxy = claulock_proxy::Proxy::start(backend.clone(), None, None).unwrap();
+    let bundle = dir.join("bundle.pem");
+    std::fs::write(&bundle, proxy.bundle_pem()).unwrap();
+    let auth = format!("Authorization: Bearer {SURROGATE}");
+    let (ok, out) = curl(
+        &proxy,
+        &bundle,
+        &["-H", &auth, &format!("https://localhost:{port}/echo")],
+    );
+    assert!(!ok || out.contains("502"), "{out}");
+    assert!(out.contains("502") && out.contains("certificate"), "{out}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the upstream got a request"
+    );
+    let audit = backend.audit.lock().unwrap().join("\n");
+    assert!(!audit.contains("resolve T"), "{audit}");
+    drop(proxy);
+    let _ = std::fs::remove_dir_all(&dir);
+}
