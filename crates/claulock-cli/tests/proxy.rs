@@ -877,3 +877,42 @@ fn a_sandboxed_command_reaches_the_proxy_through_its_socket() {
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
+
+/// One command with both deliveries: the program gets `E`'s value (env
+/// delivery, through the deliverer) and `T`'s surrogate, and still goes
+/// through the proxy, which swaps `T`; neither value reaches the output.
+#[test]
+fn a_command_mixing_both_deliveries_works() {
+    if !have("curl") || !have("python3") || !have("openssl") {
+        eprintln!("skipped: needs curl, python3 and openssl");
+        return;
+    }
+    let lab = Lab::new("mixed", None);
+    let (code, out) = lab.exec(&format!(
+        "curl -sS -H 'Authorization: Bearer {{{{T}}}}' -H 'X-Other: {{{{E}}}}' {}",
+        lab.url("/echo/mixed")
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    for (name, value) in [("T", &lab.t), ("E", &lab.e)] {
+        assert_eq!(
+            leak(out.as_bytes(), value),
+            None,
+            "the output leaked {name}"
+        );
+        let seen = lab.requests_at("/echo/mixed");
+        assert!(
+            seen.iter()
+                .any(|r| leak(&serde_json::to_vec(&r["headers"]).unwrap(), value).is_some()),
+            "the server did not receive {name}"
+        );
+    }
+    let audit = lab.audit();
+    assert!(
+        audit.contains("resolve T caller=proxy host=localhost"),
+        "{audit}"
+    );
+    assert!(
+        audit.contains("resolve E caller=exec program=curl host=localhost"),
+        "{audit}"
+    );
+}
