@@ -42,8 +42,11 @@ new="cl_new_$(rand 16)"
 rotated="cl_rot_$(rand 16)"
 printf 'API_TOKEN=%s\nOLD_API_TOKEN=%s\nNEW_TOKEN=%s\nROTATED=%s\n' "$api" "$old" "$new" "$rotated" > "$work/canaries"
 
+# The client's HTTPS destination uses the test CA; the agent's proxy trusts
+# it (read once, at unlock).
+bash "$root/tests/upstream/make_certs.sh" "$work/certs"
 printf 'mcp-test-passphrase\n' | "$claulock" init --passphrase-stdin >/dev/null
-printf 'mcp-test-passphrase\n' | "$claulock" unlock --passphrase-stdin >/dev/null
+printf 'mcp-test-passphrase\n' | CLAULOCK_EXTRA_CA_FILE="$work/certs/ca.pem" "$claulock" unlock --passphrase-stdin >/dev/null
 printf '%s' "$old" | "$claulock" add API_TOKEN --allow-host 127.0.0.1 --allow-program curl --tag ci >/dev/null
 printf '%s' "$api" | "$claulock" rotate API_TOKEN >/dev/null
 # An audit event of each kind the filters are tested on.

@@ -12,6 +12,7 @@ import http.cookiejar
 import http.server
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -44,7 +45,10 @@ def record(name, obj):
         f.write(json.dumps({"step": name, "data": obj}, default=str) + "\n")
 
 
-# A loopback destination that records what reaches it (never printed).
+# A loopback HTTPS destination that records what reaches it (never
+# printed). Its certificate is the test CA's (tests/upstream/make_certs.sh),
+# which the agent trusts through CLAULOCK_EXTRA_CA_FILE: the secrets have
+# allowed hosts, so the proxy delivers them, over TLS only.
 RECEIVED = []
 
 
@@ -59,6 +63,10 @@ class Dest(http.server.BaseHTTPRequestHandler):
 
 
 dest = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Dest)
+_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+_certs = os.path.join(WORK, "certs")
+_tls.load_cert_chain(os.path.join(_certs, "server.pem"), os.path.join(_certs, "server.key"))
+dest.socket = _tls.wrap_socket(dest.socket, server_side=True)
 threading.Thread(target=dest.serve_forever, daemon=True).start()
 DEST_PORT = dest.server_address[1]
 
@@ -118,7 +126,7 @@ def http_post(url, fields, opener=None, origin=None):
 
 
 def exec_curl(name):
-    cmd = f'curl -s -o /dev/null -H "Authorization: Bearer {{{{{name}}}}}" http://127.0.0.1:{DEST_PORT}/'
+    cmd = f'curl -s -o /dev/null -H "Authorization: Bearer {{{{{name}}}}}" https://127.0.0.1:{DEST_PORT}/'
     return subprocess.run([CLAULOCK, "exec", "-c", cmd], env=dict(os.environ, CLAULOCK_HOME=HOME),
                           capture_output=True, timeout=60)
 
@@ -197,7 +205,7 @@ async def main():
             check(r.is_error and "not a valid secret name" in r.content[0].text, "secret_describe: invalid name refused")
             r = await call(s, "secret_describe", {})
             check(r.is_error, "secret_describe: missing argument is an isError result")
-            r = await call(s, "secret_check", {"command": f'curl -H "X: {{{{API_TOKEN}}}}" http://127.0.0.1:{DEST_PORT}/'})
+            r = await call(s, "secret_check", {"command": f'curl -H "X: {{{{API_TOKEN}}}}" https://127.0.0.1:{DEST_PORT}/'})
             check(not r.is_error and r.structured_content["allowed"] is True, "secret_check: an allowed command")
             r = await call(s, "secret_check", {"command": "echo {{API_TOKEN}} | base64"})
             check(r.structured_content["allowed"] is False and "program-allowlist" in r.structured_content["refusals"][0],
