@@ -124,12 +124,17 @@ impl Proxy {
         let ca = tls::Authority::generate()?;
         let ca_pem = ca.ca_pem();
         let bundle = roots.bundle_pem(&ca_pem);
+        // Small writes go out at once (Nagle's algorithm would hold a
+        // request's last segment for the previous one's ACK).
+        let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(roots.client_config()?)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .build();
+            .wrap_connector(tcp);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("claulock-proxy")
