@@ -916,3 +916,44 @@ fn a_command_mixing_both_deliveries_works() {
         "{audit}"
     );
 }
+
+/// A chunked 20 MB upload and a chunked 20 MB download through an
+/// intercepted connection arrive whole (the bodies stream through the
+/// rewriter and the scrubber).
+#[test]
+fn large_chunked_bodies_stream_both_ways() {
+    if !have("curl") || !have("python3") || !have("openssl") {
+        eprintln!("skipped: needs curl, python3 and openssl");
+        return;
+    }
+    let lab = Lab::new("bodies", None);
+    let size = 20 << 20;
+    let blob = lab.work.join("blob");
+    let mut f = std::fs::File::create(&blob).unwrap();
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_\n";
+    for _ in 0..size / line.len() {
+        f.write_all(line).unwrap();
+    }
+    drop(f);
+    let sent = std::fs::metadata(&blob).unwrap().len();
+    let (code, out) = lab.exec(&format!(
+        "curl -sS -H 'Authorization: Bearer {{{{T}}}}' -H 'Transfer-Encoding: chunked' --data-binary @blob {}",
+        lab.url("/sink")
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        out.trim(),
+        sent.to_string(),
+        "the server counted the whole upload"
+    );
+    let (code, out) = lab.exec(&format!(
+        "curl -sS -H 'Authorization: Bearer {{{{T}}}}' -o /dev/null -w '%{{size_download}}' '{}'",
+        lab.url(&format!("/big?bytes={size}&chunked=1"))
+    ));
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(out.trim(), size.to_string(), "the whole download arrived");
+    assert!(
+        lab.audit()
+            .contains("resolve T caller=proxy host=localhost method=POST status=200")
+    );
+}
