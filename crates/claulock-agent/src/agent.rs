@@ -443,11 +443,7 @@ impl Agent {
     fn decide(&self, command: &str, cwd: &Path, now: i64) -> Result<Decision, Error> {
         let mut policy = self.policy()?;
         let root = project::root(cwd);
-        if let Some(file) = root.as_ref().map(|r| r.join(project::POLICY_FILE))
-            && let Ok(text) = std::fs::read_to_string(&file)
-        {
-            let narrower = claulock_core::policy_file::parse(&text)
-                .map_err(|e| Error::invalid(format!("in {}: {e}", file.display())))?;
+        if let Some(narrower) = project_narrowing(root.as_deref())? {
             Arc::make_mut(&mut policy).narrow(&narrower);
         }
         let ctx = CheckContext {
@@ -583,14 +579,16 @@ impl Agent {
             })?;
             let credential = format!("{}{}", random_hex(), random_hex());
             let env = link.env(&credential);
-            let project = peer
-                .cwd()
-                .and_then(project::root)
-                .map(|r| r.display().to_string());
+            let root = peer.cwd().and_then(project::root);
+            // The project's narrowing as it was when the command was
+            // allowed: the proxy applies it to every request of the run
+            // (a command cannot widen its secrets by editing the file).
+            let narrowing = project_narrowing(root.as_deref())?;
             let run = crate::proxied::RunProxy {
                 credential,
                 surrogates,
-                project,
+                project: root.map(|r| r.display().to_string()),
+                narrowing,
             };
             let unset = claulock_proxy::CLEARED_ENV
                 .iter()
@@ -841,6 +839,13 @@ impl Agent {
                 "{name:?} is not a valid secret name: a letter or `_`, then letters, digits and `_`"
             )));
         }
+        if !rotate {
+            check_delivery(
+                &meta.allowances.allow_hosts,
+                &meta.deliver,
+                meta.allow_in_body,
+            )?;
+        }
         let before = self.state().vault()?.get(name).map(|s| s.superseded.len());
         let exists = before.is_some();
         match (rotate, exists) {
@@ -857,6 +862,12 @@ impl Agent {
             for v in values {
                 command.push_str(&format!(" {flag} {}", shell_quote(v)));
             }
+        }
+        if let Some(d) = meta.deliver {
+            command.push_str(&format!(" --deliver {}", d.as_str()));
+        }
+        if meta.allow_in_body {
+            command.push_str(" --allow-in-body");
         }
         let (id, url) = entry::open(
             &self.entries,
@@ -923,6 +934,7 @@ impl Agent {
             claulock_core::destination::HostPattern::parse(h)
                 .map_err(|e| Error::invalid(e.to_string()))?;
         }
+        check_delivery(&allow_hosts, &meta.deliver, meta.allow_in_body)?;
         let secret = Secret {
             name: name.clone(),
             value: SecretValue::new(value.expose().to_vec()),
@@ -1012,6 +1024,48 @@ impl Agent {
         f.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
         self.audit(action, name, &f);
     }
+}
+
+/// Refuses a delivery that would widen a secret: proxy delivery with no
+/// allowed host (the proxy would swap it in for any host the command
+/// names), body and request line for a secret the proxy does not deliver.
+fn check_delivery(
+    hosts: &[String],
+    deliver: &Option<claulock_proto::Delivery>,
+    in_body: bool,
+) -> Result<(), Error> {
+    use claulock_proto::Delivery;
+    let default = if hosts.is_empty() {
+        Delivery::Env
+    } else {
+        Delivery::Proxy
+    };
+    let proxied = deliver.unwrap_or(default) == Delivery::Proxy;
+    if proxied && hosts.is_empty() {
+        return Err(Error::invalid(
+            "proxy delivery needs at least one allowed host: the proxy puts the value only on connections to the hosts it allows",
+        ));
+    }
+    if in_body && !proxied {
+        return Err(Error::invalid(
+            "allow_in_body is for proxy delivery (the proxy decides where in a request the value goes)",
+        ));
+    }
+    Ok(())
+}
+
+/// The project's `.claulock.toml` under `root`, if it has one: rules that
+/// narrow the vault's.
+pub(crate) fn project_narrowing(root: Option<&Path>) -> Result<Option<Policy>, Error> {
+    let Some(file) = root.map(|r| r.join(project::POLICY_FILE)) else {
+        return Ok(None);
+    };
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(None);
+    };
+    claulock_core::policy_file::parse(&text)
+        .map(Some)
+        .map_err(|e| Error::invalid(format!("in {}: {e}", file.display())))
 }
 
 /// 16 random hexadecimal digits.

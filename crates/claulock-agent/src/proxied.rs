@@ -52,6 +52,9 @@ pub(crate) struct RunProxy {
     pub(crate) surrogates: Vec<(String, String)>,
     /// The project root the command runs in (for the secrets' scope).
     pub(crate) project: Option<String>,
+    /// Its `.claulock.toml` when the run began, which narrows the vault's
+    /// rules for every request.
+    pub(crate) narrowing: Option<claulock_core::policy::Policy>,
 }
 
 /// Starts the proxy for `agent`, with the extra roots of
@@ -98,9 +101,12 @@ impl claulock_proxy::Backend for ProxyBackend {
             return Vec::new();
         };
         let now = crate::server::now();
-        let Ok(policy) = self.0.policy_now() else {
+        let Ok(mut policy) = self.0.policy_now() else {
             return Vec::new();
         };
+        if let Some(n) = &run.narrowing {
+            std::sync::Arc::make_mut(&mut policy).narrow(n);
+        }
         let ctx = CheckContext {
             project: run.project.clone(),
             ..CheckContext::at(claulock_core::time::Timestamp::from_unix(now))

@@ -317,6 +317,42 @@ fn metadata_requests_answer_typed_replies_and_errors() {
         }),
         "add with a bad host pattern",
     );
+    // Proxy delivery with no host would go to any host; the body with env
+    // delivery means nothing: both refused here, not only by the CLI.
+    for (deliver, in_body, what) in [
+        (
+            Some(claulock_proto::Delivery::Proxy),
+            false,
+            "proxy delivery without a host",
+        ),
+        (None, true, "allow_in_body without proxy delivery"),
+    ] {
+        assert_invalid(
+            f.ask(Request::Add {
+                name: "WIDE".into(),
+                value: SecretBytes::new(canary()),
+                meta: NewSecret {
+                    deliver,
+                    allow_in_body: in_body,
+                    ..NewSecret::default()
+                },
+            }),
+            what,
+        );
+        assert_invalid(
+            f.ask(Request::EntryOpen {
+                name: "WIDE".into(),
+                rotate: false,
+                meta: NewSecret {
+                    deliver,
+                    allow_in_body: in_body,
+                    ..NewSecret::default()
+                },
+                ttl_secs: None,
+            }),
+            what,
+        );
+    }
     assert_eq!(f.describe(ALPHA).superseded_values, 0);
     assert!(matches!(f.ask(Request::List), Ok(Reply::Secrets(l)) if l.len() == 2));
 
@@ -874,9 +910,10 @@ fn entries_open_a_ticket_and_report_their_state() {
     assert!(!ticket.id.is_empty());
     assert!(!ticket.url.contains(&ticket.id), "the id is not the token");
     assert_eq!(ticket.expires_in_secs, 60);
+    // The terminal command asks for everything the page would store.
     assert_eq!(
         ticket.terminal_command,
-        "claulock add CHARLIE_KEY --allow-host 'api.example.com'"
+        "claulock add CHARLIE_KEY --allow-host 'api.example.com' --deliver env"
     );
     let state = |id: &str| f.ask(Request::EntryState { id: id.into() });
     assert!(

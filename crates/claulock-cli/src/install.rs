@@ -113,6 +113,13 @@ fn sandbox_paths(home: &Home) -> anyhow::Result<SandboxPaths> {
             Vec::new()
         }
     };
+    // Every Unix socket is reachable from the sandbox (the only way, on
+    // Linux, for `claulock exec` to reach the agent): hide the ones that
+    // would run code outside it or hand out other credentials (the user's
+    // D-Bus and systemd, which start processes outside the sandbox; Docker;
+    // ssh-agent; gpg-agent), where they exist now.
+    let mut value_files = value_files;
+    value_files.extend(escape_sockets());
     Ok(SandboxPaths {
         home: dir.display().to_string(),
         readable: vec![
@@ -124,6 +131,31 @@ fn sandbox_paths(home: &Home) -> anyhow::Result<SandboxPaths> {
         writable: vec![run],
         value_files,
     })
+}
+
+/// The Unix sockets of this user's session that would let a sandboxed
+/// command act outside the sandbox, where they exist.
+fn escape_sockets() -> Vec<String> {
+    let mut candidates: Vec<PathBuf> = vec![
+        PathBuf::from("/run/docker.sock"),
+        PathBuf::from("/var/run/docker.sock"),
+    ];
+    if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        for name in ["bus", "systemd", "gnupg", "docker.sock", "podman"] {
+            candidates.push(run.join(name));
+        }
+    }
+    if let Some(sock) = std::env::var_os("SSH_AUTH_SOCK") {
+        candidates.push(PathBuf::from(sock));
+    }
+    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+        candidates.push(home.join(".gnupg"));
+    }
+    candidates
+        .into_iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 pub(crate) fn install(scope: Scope, sandbox: bool) -> anyhow::Result<ExitCode> {
@@ -179,7 +211,7 @@ pub(crate) fn install(scope: Scope, sandbox: bool) -> anyhow::Result<ExitCode> {
     if let Some(p) = &sandboxed {
         writeln!(
             out,
-            "turned on Claude Code's Bash sandbox: {} hidden but for what `claulock exec` needs, {} file(s) holding vault values hidden, every Unix socket allowed (the sandbox cannot allow one path only on Linux)",
+            "turned on Claude Code's Bash sandbox: {} hidden but for what `claulock exec` needs, {} file(s) and session socket(s) hidden (vault values; D-Bus, systemd, Docker, ssh-agent, gpg-agent), every other Unix socket allowed (the sandbox cannot allow one path only on Linux)",
             p.home,
             p.value_files.len()
         )?;

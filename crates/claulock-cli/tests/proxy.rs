@@ -559,6 +559,14 @@ fn attack(lab: &Lab, name: &str, value: &str) -> (Vec<String>, Vec<&'static str>
     reached("body", &tag);
     check(v.server_got_none(&tag));
     check(v.output_holds_none(&tag, &out));
+    // A header the host may store (not a credential header).
+    let tag = format!("attack-header-{name}");
+    let (_, out) = lab.exec(&s(&format!(
+        "curl -sS -H 'X-Note: {{{{S}}}}' https://localhost:{p}/echo/{tag}"
+    )));
+    reached("header", &tag);
+    check(v.server_got_none(&tag));
+    check(v.output_holds_none(&tag, &out));
     // The request line.
     let tag = format!("attack-line-{name}");
     let (_, out) = lab.exec(&s(&format!(
@@ -683,7 +691,7 @@ fn attacks_deliver_the_value_nowhere_but_the_allowed_host() {
         "these attacks never reached the server, so they prove nothing: {unreached:?}"
     );
     let audit = lab.audit();
-    for rule in ["body", "request-line"] {
+    for rule in ["body", "request-line", "header"] {
         assert!(
             audit.contains(&format!("denied T caller=proxy host=localhost rule={rule}")),
             "the refused surrogate is audited (rule={rule})"
@@ -956,4 +964,43 @@ fn large_chunked_bodies_stream_both_ways() {
         lab.audit()
             .contains("resolve T caller=proxy host=localhost method=POST status=200")
     );
+}
+
+/// The project's `.claulock.toml` narrows what the proxy swaps, for a
+/// destination the command does not name (read from a file at run time).
+#[test]
+fn the_project_file_narrows_the_proxy_too() {
+    if !have("curl") || !have("python3") || !have("openssl") {
+        eprintln!("skipped: needs curl, python3 and openssl");
+        return;
+    }
+    let lab = Lab::new("narrow", None);
+    std::fs::write(lab.work.join("url"), lab.url("/echo/narrowed")).unwrap();
+    std::fs::write(lab.work.join("urllib_client.py"), URLLIB_CLIENT).unwrap();
+    let command = "TOKEN={{T}} python3 urllib_client.py \"$(cat url)\"";
+    // The control: without the file, the value goes.
+    let (code, out) = lab.exec(command);
+    assert_eq!(code, Some(0), "{out}");
+    let got = |path: &str| {
+        lab.requests_at(path)
+            .iter()
+            .any(|r| leak(&serde_json::to_vec(&r["headers"]).unwrap(), &lab.t).is_some())
+    };
+    assert!(got("/echo/narrowed"), "the control: the value went");
+    std::fs::write(
+        lab.work.join(".claulock.toml"),
+        "[secrets.T]\nallow_hosts = [\"api.example.com\"]\n",
+    )
+    .unwrap();
+    std::fs::write(lab.work.join("url"), lab.url("/echo/narrowed-2")).unwrap();
+    let (_, out) = lab.exec(command);
+    assert!(
+        !lab.requests_at("/echo/narrowed-2").is_empty(),
+        "the request went: {out}"
+    );
+    assert!(
+        !got("/echo/narrowed-2"),
+        "the project file did not narrow the proxy"
+    );
+    assert_eq!(leak(out.as_bytes(), &lab.t), None);
 }

@@ -188,7 +188,9 @@ pub struct SandboxPaths {
     pub readable: Vec<String>,
     /// The hook's run directory.
     pub writable: Vec<String>,
-    /// Files that hold a vault value in plaintext (`.env`): hidden too.
+    /// Hidden too: files that hold a vault value in plaintext (`.env`),
+    /// and the session's sockets that would act outside the sandbox
+    /// (D-Bus, systemd, Docker, ssh-agent, gpg-agent).
     pub value_files: Vec<String>,
 }
 

@@ -16,8 +16,12 @@ use crate::Swap;
 /// Where in a request a surrogate was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Place {
-    /// A header (including the user-password of `Authorization: Basic`).
+    /// A header that carries credentials (see [`is_credential_header`]),
+    /// including the user-password of `Authorization: Basic`.
     Header,
+    /// Any other header: a host may store it (`x-amz-meta-*`, an upload's
+    /// `Content-Disposition`), so it is treated like the body.
+    OtherHeader,
     /// The request line (path and query).
     Line,
     /// The body.
@@ -36,10 +40,43 @@ pub(crate) enum Refusal {
     /// The connection is plain HTTP: the value would cross the network in
     /// clear.
     PlainHttp,
-    /// The secret allows headers only.
+    /// The secret allows credential headers only.
     Body,
-    /// The secret allows headers only.
+    /// The secret allows credential headers only.
     RequestLine,
+    /// A header that does not carry credentials (it may be stored).
+    Header,
+}
+
+/// Whether a request header carries credentials: `Authorization`, and any
+/// header whose name says so (`X-Api-Key`, `PRIVATE-TOKEN`, `Cookie`,
+/// `X-Auth-Token`, …), but not the metadata headers of storage APIs, which
+/// the host keeps (`x-amz-meta-apikey`).
+pub(crate) fn is_credential_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    let stored = [
+        "x-amz-meta-",
+        "x-ms-meta-",
+        "x-goog-meta-",
+        "x-object-meta-",
+        "x-container-meta-",
+    ];
+    if stored.iter().any(|p| n.starts_with(p)) {
+        return false;
+    }
+    n == "authorization"
+        || [
+            "auth",
+            "token",
+            "key",
+            "secret",
+            "session",
+            "cookie",
+            "credential",
+            "password",
+        ]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 impl Refusal {
@@ -50,6 +87,7 @@ impl Refusal {
             Refusal::PlainHttp => "plain-http",
             Refusal::Body => "body",
             Refusal::RequestLine => "request-line",
+            Refusal::Header => "header",
         }
     }
 }
@@ -126,6 +164,7 @@ impl Rewriter {
                 (Allowed::Swap { in_body: true }, _) => None,
                 (Allowed::Swap { in_body: false }, Place::Line) => Some(Refusal::RequestLine),
                 (Allowed::Swap { in_body: false }, Place::Body) => Some(Refusal::Body),
+                (Allowed::Swap { in_body: false }, Place::OtherHeader) => Some(Refusal::Header),
             };
             match refusal {
                 Some(r) => {
@@ -141,12 +180,18 @@ impl Rewriter {
         changed
     }
 
-    /// A header value: swapped in place, and inside `Basic` credentials
-    /// (decoded, swapped, encoded again: same length, as the decoded text
-    /// keeps its length).
-    pub(crate) fn header(&mut self, value: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    /// Header `name`'s value: swapped in place (in a credential header; in
+    /// any header for a secret allowed in the body), and inside `Basic`
+    /// credentials (decoded, swapped, encoded again: same length, as the
+    /// decoded text keeps its length).
+    pub(crate) fn header(&mut self, name: &str, value: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        let place = if is_credential_header(name) {
+            Place::Header
+        } else {
+            Place::OtherHeader
+        };
         let mut out = Zeroizing::new(value.to_vec());
-        let mut changed = self.apply(&mut out, Place::Header);
+        let mut changed = self.apply(&mut out, place);
         let scheme = b"basic ";
         if out.len() > scheme.len() && out[..scheme.len()].eq_ignore_ascii_case(scheme) {
             let b64 = base64::engine::general_purpose::STANDARD;
@@ -155,7 +200,7 @@ impl Rewriter {
                 .to_owned();
             if let Ok(decoded) = b64.decode(text.as_bytes()) {
                 let mut decoded = Zeroizing::new(decoded);
-                if self.apply(&mut decoded, Place::Header) {
+                if self.apply(&mut decoded, place) {
                     let mut encoded = Zeroizing::new(out[..scheme.len()].to_vec());
                     encoded.extend_from_slice(b64.encode(&*decoded).as_bytes());
                     out = encoded;
@@ -238,20 +283,35 @@ mod tests {
             swap("O", "SURR0GATE-O-0001", "value-of-o-00001", false, false),
         ];
         let mut r = Rewriter::new(&swaps, None);
-        let h = r.header(b"Bearer SURR0GATE-T-0001").unwrap();
+        let h = r
+            .header("Authorization", b"Bearer SURR0GATE-T-0001")
+            .unwrap();
         assert_eq!(&h[..], b"Bearer value-of-t-00001");
         let b64 = base64::engine::general_purpose::STANDARD;
         let basic = format!("Basic {}", b64.encode("x:SURR0GATE-T-0001"));
-        let h = r.header(basic.as_bytes()).unwrap();
+        let h = r.header("authorization", basic.as_bytes()).unwrap();
         assert_eq!(
             &h[..],
             format!("Basic {}", b64.encode("x:value-of-t-00001")).as_bytes()
         );
         assert!(
-            r.header(b"token SURR0GATE-O-0001").is_none(),
+            r.header("X-Api-Key", b"token SURR0GATE-O-0001").is_none(),
             "not for this host"
         );
-        assert_eq!(r.swapped["T"], 2);
+        assert!(
+            r.header("X-Api-Key", b"SURR0GATE-T-0001").is_some(),
+            "a credential header"
+        );
+        assert!(
+            r.header("x-amz-meta-apikey", b"SURR0GATE-T-0001").is_none(),
+            "stored"
+        );
+        assert!(
+            r.header("X-Note", b"SURR0GATE-T-0001").is_none(),
+            "not a credential header"
+        );
+        assert_eq!(r.refused[&("T".into(), Refusal::Header)], 2);
+        assert_eq!(r.swapped["T"], 3);
         assert_eq!(r.refused[&("O".into(), Refusal::Host)], 1);
         let mut line = b"/x?t=SURR0GATE-T-0001".to_vec();
         assert!(!r.apply(&mut line, Place::Line), "headers only");

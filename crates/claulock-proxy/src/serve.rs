@@ -26,6 +26,15 @@ use crate::{Backend, BoxError, Swap};
 /// How long a tunnel's upstream connection may take to open.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a client may take to send a request's head.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Client connections served at once; more wait in the kernel's backlog.
+/// The proxy shares the agent's descriptors: without a cap, idle
+/// connections (which need no credential to open) could leave the agent's
+/// own socket none to accept `claulock lock` with.
+const MAX_CLIENTS: usize = 256;
+
 /// The user name in the proxy URL a command gets; the password is its
 /// run's credential.
 pub(crate) const USER: &str = "claulock";
@@ -45,36 +54,58 @@ pub(crate) async fn accept(
     shared: Arc<Shared>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CLIENTS));
     loop {
+        // A slot first: at the cap, connections wait in the backlog.
+        let slot = tokio::select! {
+            s = Arc::clone(&slots).acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+            _ = stop.changed() => return,
+        };
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(serve_client(stream, Arc::clone(&shared), false));
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve_client(stream, Arc::clone(&shared), false, slot));
+                }
+                // Out of descriptors, say: do not spin.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
             accepted = async {
                 match &socket {
                     Some(s) => s.accept().await.map(|(stream, _)| stream),
                     None => std::future::pending().await,
                 }
-            } => {
-                let Ok(stream) = accepted else { continue };
-                tokio::spawn(serve_client(stream, Arc::clone(&shared), true));
-            }
+            } => match accepted {
+                Ok(stream) => {
+                    tokio::spawn(serve_client(stream, Arc::clone(&shared), true, slot));
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            },
             _ = stop.changed() => return,
         }
     }
 }
 
 /// Serves one command's connection to the proxy (`forwarded`: it came
-/// through the proxy's socket).
-async fn serve_client<S>(stream: S, shared: Arc<Shared>, forwarded: bool)
-where
+/// through the proxy's socket), holding one of the client slots until its
+/// requests are served or it is upgraded (a tunnel, an intercepted
+/// connection: those need the run's credential).
+async fn serve_client<S>(
+    stream: S,
+    shared: Arc<Shared>,
+    forwarded: bool,
+    _slot: tokio::sync::OwnedSemaphorePermit,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service =
         hyper::service::service_fn(move |req| proxy_request(Arc::clone(&shared), req, forwarded));
     let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades()
         .await;
@@ -270,6 +301,20 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// The comma-separated items of every `name` header, lower case.
+fn header_list(headers: &HeaderMap, name: HeaderName) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in headers.get_all(name) {
+        for t in String::from_utf8_lossy(v.as_bytes()).split(',') {
+            let t = t.trim().to_ascii_lowercase();
+            if !t.is_empty() && t != "identity" {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
 /// `headers` with every form of a value replaced by its surrogate.
 pub(crate) fn scrub_headers(s: &claulock_scrub::Scrubber, headers: HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(headers.len());
@@ -311,6 +356,12 @@ fn response_scrubber(swaps: &[Swap]) -> Result<Option<claulock_scrub::Scrubber>,
     // The marker is the secret's "name", which here is its surrogate: so
     // a value, in any form, becomes the surrogate the command holds.
     b.marker("{name}");
+    // A host that reflects what the command sent makes the response the
+    // command's own text: redacting a cut-off prefix at its end would tell
+    // the command, guess by guess, how the value begins. Short values (an
+    // entry page takes them) are looked for too rather than failing every
+    // request of the run.
+    b.min_partial(0).min_secret_len(1);
     for s in swaps {
         b.secret(
             String::from_utf8_lossy(&s.surrogate).into_owned(),
@@ -426,7 +477,7 @@ fn rewrite_head(
             continue;
         };
         last = Some(name.clone());
-        let value = match rewriter.header(value.as_bytes()) {
+        let value = match rewriter.header(name.as_str(), value.as_bytes()) {
             Some(v) => {
                 let mut v = HeaderValue::from_bytes(&v).map_err(
                     |_| "a value cannot be put in this header (it holds bytes a header cannot)",
@@ -496,7 +547,14 @@ async fn forward(
     target: Target<'_>,
 ) -> Response<BoxBody> {
     // Asked again for each request: a run that ended, a lock or an expiry
-    // takes effect at once.
+    // takes effect at once, and a connection left open after its run
+    // relays nothing more.
+    if !shared.backend.is_open(cred) {
+        return answer(
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "the command's run has ended (or the vault was locked)",
+        );
+    }
     let swaps = shared.backend.grant(cred, target.host);
     let audit = Audit {
         backend: Arc::clone(&shared.backend),
@@ -517,6 +575,7 @@ async fn forward(
         }
     };
     let method = parts.method.to_string();
+    let head_request = parts.method == hyper::Method::HEAD;
     let in_head = std::mem::take(&mut rewriter.swapped);
     audit.refused(&std::mem::take(&mut rewriter.refused));
     let body = request_body(body, rewriter, audit.clone());
@@ -549,7 +608,7 @@ async fn forward(
         in_head.into_keys(),
         &[("method", method), ("status", status)],
     );
-    respond(response, scrubber, &swaps, audit)
+    respond(response, scrubber, &swaps, audit, head_request)
 }
 
 /// The upstream response as the command gets it: decompressed and every
@@ -559,18 +618,35 @@ fn respond(
     scrubber: Option<claulock_scrub::Scrubber>,
     swaps: &[Swap],
     audit: Audit,
+    head_request: bool,
 ) -> Response<BoxBody> {
     let (mut parts, body) = response.into_parts();
+    let Some(scrubber) = scrubber else {
+        strip_hop_by_hop(&mut parts.headers);
+        return Response::from_parts(parts, body.map_err(BoxError::from).boxed());
+    };
+    // A transfer coding other than chunked (`gzip, chunked`) would reach
+    // the command still compressed once the header is dropped.
+    let transfer = header_list(&parts.headers, header::TRANSFER_ENCODING);
+    if transfer.iter().any(|t| t != "chunked") {
+        return answer(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "{} answered with transfer coding {transfer:?}, which the proxy cannot scrub",
+                audit.host
+            ),
+        );
+    }
     strip_hop_by_hop(&mut parts.headers);
     let body = body.map_err(BoxError::from).boxed();
-    let Some(scrubber) = scrubber else {
-        return Response::from_parts(parts, body);
+    // Every Content-Encoding header, every coding in each: one known
+    // coding at most.
+    let codings = header_list(&parts.headers, header::CONTENT_ENCODING);
+    let encoding = match codings.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        many => many.join(", "),
     };
-    let encoding = parts
-        .headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
     let decoder = match Decoder::for_encoding(&encoding) {
         Ok(d) => d,
         Err(other) => {
@@ -584,8 +660,14 @@ fn respond(
         }
     };
     parts.headers.remove(header::CONTENT_ENCODING);
-    // Scrubbing may change the body's length.
-    parts.headers.remove(header::CONTENT_LENGTH);
+    // Scrubbing may change the body's length (a response without a body,
+    // to HEAD or 204 or 304, keeps what it says of the resource's).
+    let bodiless = head_request
+        || parts.status == StatusCode::NO_CONTENT
+        || parts.status == StatusCode::NOT_MODIFIED;
+    if !bodiless || decoder.is_some() {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
     parts.headers = scrub_headers(&scrubber, std::mem::take(&mut parts.headers));
     let names: Vec<(String, String)> = swaps
         .iter()

@@ -109,10 +109,28 @@ fn upstream(dir: &std::path::Path, seen: Arc<Mutex<Vec<String>>>) -> (u16, PathB
                                     ));
                                 }
                                 seen.lock().unwrap().push(text.clone());
-                                let mut r = Response::new(Full::new(Bytes::from(text)));
+                                let dup = req.uri().path() == "/dup-gzip";
+                                let body = if dup {
+                                    use std::io::Write;
+                                    let mut gz = flate2::write::GzEncoder::new(
+                                        Vec::new(),
+                                        flate2::Compression::default(),
+                                    );
+                                    gz.write_all(text.as_bytes()).unwrap();
+                                    Bytes::from(gz.finish().unwrap())
+                                } else {
+                                    Bytes::from(text)
+                                };
+                                let mut r = Response::new(Full::new(body));
                                 if req.uri().path() == "/br" {
                                     r.headers_mut()
                                         .insert("content-encoding", "br".parse().unwrap());
+                                }
+                                if dup {
+                                    // Two headers, the first `identity`.
+                                    let h = r.headers_mut();
+                                    h.append("content-encoding", "identity".parse().unwrap());
+                                    h.append("content-encoding", "gzip".parse().unwrap());
                                 }
                                 r.headers_mut().insert(
                                     "x-echo",
@@ -197,6 +215,38 @@ fn an_http2_upstream_gets_the_value_and_the_client_the_surrogate() {
         out.contains(&format!("authorization: Bearer {SURROGATE}")),
         "and the body"
     );
+
+    // Two Content-Encoding headers, the first `identity`: still decoded
+    // and scrubbed, not passed on compressed.
+    let out_file = dir.join("dup.out");
+    let (ok, text) = curl(
+        &proxy,
+        &bundle,
+        &[
+            "-o",
+            out_file.to_str().unwrap(),
+            "-H",
+            &auth,
+            &url("/dup-gzip"),
+        ],
+    );
+    assert!(ok, "{text}");
+    let got = std::fs::read(&out_file).unwrap();
+    // (`-i`: the head, a blank line, the body.)
+    let body_at = got
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |i| i + 4);
+    assert!(
+        !got[body_at..].starts_with(&[0x1f, 0x8b]),
+        "passed on still gzipped"
+    );
+    let got = String::from_utf8_lossy(&got);
+    assert!(
+        got.contains(&format!("authorization: Bearer {SURROGATE}")),
+        "{got}"
+    );
+    assert!(!got.contains(VALUE));
 
     // A body the proxy cannot decode is refused, not passed on.
     let (_, out) = curl(&proxy, &bundle, &["-H", &auth, &url("/br")]);
