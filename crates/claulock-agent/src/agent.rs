@@ -793,6 +793,14 @@ impl Agent {
             (Some(c), Some(link)) => link.env(&c),
             _ => Vec::new(),
         };
+        // Checked again just before the values go: the deliverer is still
+        // dumpable while the agent decides (it must be, to be inspected),
+        // and a debugger attached meanwhile would read them as they arrive.
+        if let Some(pid) = peer.pid()
+            && let Err(why) = crate::peer::untraced(pid)
+        {
+            return Err(refuse(&why));
+        }
         Ok(Reply::Delivered { values, env })
     }
 

@@ -40,16 +40,7 @@ pub fn verify_exec_peer(pid: i32) -> Result<(), String> {
                 .into(),
         );
     }
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|_| "cannot read the peer's status".to_string())?;
-    let tracer = status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))
-        .map(str::trim)
-        .unwrap_or("?");
-    if tracer != "0" {
-        return Err(format!("a debugger (pid {tracer}) is attached to the peer"));
-    }
+    untraced(pid)?;
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
         .map_err(|_| "cannot read the peer's memory map".to_string())?;
     for line in maps.lines() {
@@ -71,6 +62,26 @@ pub fn verify_exec_peer(pid: i32) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `Ok` when no debugger is attached to process `pid` (`TracerPid: 0`).
+///
+/// # Errors
+///
+/// Why not, for the audit log.
+pub fn untraced(pid: i32) -> Result<(), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|_| "cannot read the peer's status".to_string())?;
+    let tracer = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    if tracer == "0" {
+        Ok(())
+    } else {
+        Err(format!("a debugger (pid {tracer}) is attached to the peer"))
+    }
 }
 
 /// Who sent a request: what the agent knows of the process on the other

@@ -12,10 +12,12 @@
 //!   gets a leaf certificate of the proxy's CA, and each request inside is
 //!   forwarded over the proxy's own TLS connection, verified against the
 //!   system's roots (and `CLAULOCK_EXTRA_CA_FILE`). In it, surrogates
-//!   become values **in request headers only** (inside `Authorization:
-//!   Basic` too), and in the request line and body only for a secret that
-//!   allows it. A surrogate anywhere else goes out unchanged and is audited
-//!   as `denied`;
+//!   become values **in credential headers only** (`Authorization`, inside
+//!   `Basic` too, and headers named for keys, tokens, cookies or sessions,
+//!   but not storage APIs' metadata headers), and in other headers, the
+//!   request line and the body only for a secret that allows it (a host
+//!   may store those). A surrogate anywhere else goes out unchanged and is
+//!   audited as `denied`;
 //! - responses from intercepted hosts have every form of every value of
 //!   the run (raw and the scrubber's encodings) replaced by its surrogate,
 //!   in headers and body, as they stream; compressed bodies are decoded

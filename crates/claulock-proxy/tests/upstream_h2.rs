@@ -166,23 +166,56 @@ fn curl(proxy: &claulock_proxy::Proxy, bundle: &std::path::Path, args: &[&str]) 
     (out.status.success(), text)
 }
 
+/// The upstream, the test's backend and a proxy over them.
+struct Lab {
+    dir: PathBuf,
+    seen: Arc<Mutex<Vec<String>>>,
+    port: u16,
+    backend: Arc<Backend>,
+    proxy: claulock_proxy::Proxy,
+    bundle: PathBuf,
+}
+
+impl Lab {
+    /// `trusted`: the proxy trusts the upstream's CA.
+    fn new(name: &str, trusted: bool) -> Lab {
+        let dir = std::env::temp_dir().join(format!("cl-proxy-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (port, ca) = upstream(&dir, Arc::clone(&seen));
+        let backend = Arc::new(Backend {
+            audit: Mutex::new(Vec::new()),
+        });
+        let extra = trusted.then_some(ca.as_path());
+        let proxy = claulock_proxy::Proxy::start(backend.clone(), extra, None).unwrap();
+        let bundle = dir.join("bundle.pem");
+        std::fs::write(&bundle, proxy.bundle_pem()).unwrap();
+        Lab {
+            dir,
+            seen,
+            port,
+            backend,
+            proxy,
+            bundle,
+        }
+    }
+}
+
 #[test]
 fn an_http2_upstream_gets_the_value_and_the_client_the_surrogate() {
     if Command::new("curl").arg("--version").output().is_err() {
         eprintln!("skipped: needs curl");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("cl-proxy-h2-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (port, ca) = upstream(&dir, Arc::clone(&seen));
-    let backend = Arc::new(Backend {
-        audit: Mutex::new(Vec::new()),
-    });
-    let proxy = claulock_proxy::Proxy::start(backend.clone(), Some(&ca), None).unwrap();
-    let bundle = dir.join("bundle.pem");
-    std::fs::write(&bundle, proxy.bundle_pem()).unwrap();
+    let Lab {
+        dir,
+        seen,
+        port,
+        backend,
+        proxy,
+        bundle,
+    } = Lab::new("h2", true);
     let url = |path: &str| format!("https://localhost:{port}{path}");
     let auth = format!("Authorization: Bearer {SURROGATE}");
 
@@ -307,18 +340,15 @@ fn an_upstream_that_does_not_verify_gets_nothing() {
         eprintln!("skipped: needs curl");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("cl-proxy-verify-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let (port, _ca) = upstream(&dir, Arc::clone(&seen));
-    let backend = Arc::new(Backend {
-        audit: Mutex::new(Vec::new()),
-    });
     // The system's roots only.
-    let proxy = claulock_proxy::Proxy::start(backend.clone(), None, None).unwrap();
-    let bundle = dir.join("bundle.pem");
-    std::fs::write(&bundle, proxy.bundle_pem()).unwrap();
+    let Lab {
+        dir,
+        seen,
+        port,
+        backend,
+        proxy,
+        bundle,
+    } = Lab::new("verify", false);
     let auth = format!("Authorization: Bearer {SURROGATE}");
     let (ok, out) = curl(
         &proxy,
