@@ -208,16 +208,6 @@ impl Agent {
         })
     }
 
-    /// The policy now (for the proxy's checks).
-    pub(crate) fn policy_now(&self) -> Result<Arc<Policy>, Error> {
-        self.policy()
-    }
-
-    /// Appends an audit event (the proxy's).
-    pub(crate) fn audit_event(&self, action: &str, name: &str, fields: &[(&str, String)]) {
-        self.audit(action, name, fields);
-    }
-
     /// Its files.
     pub fn home(&self) -> &Home {
         &self.home
@@ -256,7 +246,7 @@ impl Agent {
         self.options.idle_timeout
     }
 
-    fn audit(&self, action: &str, name: &str, fields: &[(&str, String)]) {
+    pub(crate) fn audit(&self, action: &str, name: &str, fields: &[(&str, String)]) {
         let _ = audit::append(&self.home, action, name, fields);
     }
 
@@ -462,7 +452,7 @@ impl Agent {
     }
 
     /// The vault's rules as a policy (cached until the vault changes).
-    fn policy(&self) -> Result<Arc<Policy>, Error> {
+    pub(crate) fn policy(&self) -> Result<Arc<Policy>, Error> {
         let mut state = self.state();
         if let Some(p) = &state.policy {
             return Ok(Arc::clone(p));
@@ -1042,13 +1032,8 @@ fn check_delivery(
     deliver: &Option<claulock_proto::Delivery>,
     in_body: bool,
 ) -> Result<(), Error> {
-    use claulock_proto::Delivery;
-    let default = if hosts.is_empty() {
-        Delivery::Env
-    } else {
-        Delivery::Proxy
-    };
-    let proxied = deliver.unwrap_or(default) == Delivery::Proxy;
+    let proxied =
+        claulock_proto::Delivery::effective(*deliver, hosts) == claulock_proto::Delivery::Proxy;
     if proxied && hosts.is_empty() {
         return Err(Error::invalid(
             "proxy delivery needs at least one allowed host: the proxy puts the value only on connections to the hosts it allows",

@@ -101,7 +101,7 @@ impl claulock_proxy::Backend for ProxyBackend {
             return Vec::new();
         };
         let now = crate::server::now();
-        let Ok(mut policy) = self.0.policy_now() else {
+        let Ok(mut policy) = self.0.policy() else {
             return Vec::new();
         };
         if let Some(n) = &run.narrowing {
@@ -134,6 +134,6 @@ impl claulock_proxy::Backend for ProxyBackend {
     }
 
     fn audit(&self, action: &str, secret: &str, fields: &[(&str, String)]) {
-        self.0.audit_event(action, secret, fields);
+        self.0.audit(action, secret, fields);
     }
 }

@@ -152,11 +152,7 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         Some("proxy") => Some(Delivery::Proxy),
         Some(_) => Some(Delivery::Env),
     };
-    let proxied = deliver.unwrap_or(if a.hosts.is_empty() {
-        Delivery::Env
-    } else {
-        Delivery::Proxy
-    }) == Delivery::Proxy;
+    let proxied = Delivery::effective(deliver, &a.hosts) == Delivery::Proxy;
     if proxied && a.hosts.is_empty() {
         bail!(
             "proxy delivery needs at least one --allow-host: the proxy puts the value only on connections to the hosts it allows"

@@ -24,6 +24,32 @@ use serde_json::Value;
 
 const PASS: &str = "proxy test passphrase";
 
+/// The canaries of every lab of this test binary: a failing assertion's
+/// message (which may quote a command's output or what a server got) shows
+/// each as `<canary>`, never its value.
+static CANARIES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn redact_panics(canaries: &[&str]) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    CANARIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .extend(canaries.iter().map(|c| (*c).to_owned()));
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let mut text = info.to_string();
+            for c in CANARIES
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+            {
+                text = text.replace(c.as_str(), "<canary>");
+            }
+            eprintln!("{text}");
+        }));
+    });
+}
+
 fn upstream_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/upstream")
 }
@@ -95,6 +121,7 @@ impl Lab {
         std::fs::create_dir_all(&git_root).unwrap();
         let t = format!("ghp_{}", random(36));
         let e = format!("tok_{}", random(36));
+        redact_panics(&[&t, &e]);
         let token_file = base.join("server-token");
         std::fs::write(&token_file, &t).unwrap();
         let log = base.join("server.log");

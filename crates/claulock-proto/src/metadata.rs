@@ -37,6 +37,17 @@ pub enum Delivery {
 }
 
 impl Delivery {
+    /// The delivery in effect: the one set, else `proxy` for a secret with
+    /// allowed hosts (the proxy can only deliver to hosts it knows) and
+    /// `env` for one without.
+    pub fn effective(set: Option<Delivery>, hosts: &[String]) -> Delivery {
+        set.unwrap_or(if hosts.is_empty() {
+            Delivery::Env
+        } else {
+            Delivery::Proxy
+        })
+    }
+
     /// `proxy` or `env`.
     pub fn as_str(self) -> &'static str {
         match self {

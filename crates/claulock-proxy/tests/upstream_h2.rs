@@ -4,7 +4,12 @@
 //! the proxy cannot read refused, and a `Host` that is not the
 //! connection's never gets the value.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stderr,
+    missing_docs
+)]
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -179,6 +184,10 @@ struct Lab {
 impl Lab {
     /// `trusted`: the proxy trusts the upstream's CA.
     fn new(name: &str, trusted: bool) -> Lab {
+        // A failing assertion's message shows the canary as `<canary>`.
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("{}", info.to_string().replace(VALUE, "<canary>"));
+        }));
         let dir = std::env::temp_dir().join(format!("cl-proxy-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
