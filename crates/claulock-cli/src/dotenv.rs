@@ -22,6 +22,23 @@ impl std::error::Error for DotenvError {}
 
 /// Parses `text` into (name, value) pairs, in order.
 pub(crate) fn parse(text: &str) -> Result<Vec<(String, Vec<u8>)>, DotenvError> {
+    Ok(entries(text)?
+        .into_iter()
+        .map(|e| (e.name, e.value))
+        .collect())
+}
+
+/// One `NAME=value` entry, with where its value is written in the text.
+pub(crate) struct Entry {
+    pub name: String,
+    pub value: Vec<u8>,
+    /// The value as written (its quotes included), as byte offsets of the
+    /// text: what a rewrite replaces.
+    pub span: std::ops::Range<usize>,
+}
+
+/// Parses `text` into entries, in order.
+pub(crate) fn entries(text: &str) -> Result<Vec<Entry>, DotenvError> {
     let mut out = Vec::new();
     let mut rest = text;
     let mut line = 1;
@@ -55,6 +72,7 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, Vec<u8>)>, DotenvError> {
             return Err(err("a name holds only letters, digits, `_`, `.` and `-`"));
         }
         let after = body[eq + 1..].trim_start_matches([' ', '\t']);
+        let at = text.len() - after.len();
         let (value, consumed) = match after.chars().next() {
             Some(q @ ('\'' | '"')) => {
                 read_quoted(&after[1..], q).ok_or_else(|| err("unterminated quote"))?
@@ -66,9 +84,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, Vec<u8>)>, DotenvError> {
                 if let Some(i) = v.find(" #").or_else(|| v.find("\t#")) {
                     v = &v[..i];
                 }
-                (v.trim_end().trim_end_matches('\r').as_bytes().to_vec(), end)
+                let v = v.trim_end().trim_end_matches('\r');
+                (v.as_bytes().to_vec(), v.len())
             }
         };
+        let span = at..at + consumed;
         let used = &after[..consumed];
         line += used.matches('\n').count();
         // Skip what is left of the line (a comment after a quoted value).
@@ -80,7 +100,11 @@ pub(crate) fn parse(text: &str) -> Result<Vec<(String, Vec<u8>)>, DotenvError> {
         }
         line += usize::from(end > 0 && tail[..end].ends_with('\n'));
         rest = &tail[end..];
-        out.push((name.to_owned(), value));
+        out.push(Entry {
+            name: name.to_owned(),
+            value,
+            span,
+        });
     }
     Ok(out)
 }

@@ -21,6 +21,11 @@ pub(crate) struct Args {
     /// exits (the Claude Code hook carries a `cd` back to its shell so).
     #[arg(long, value_name = "FILE")]
     cwd_out: Option<std::path::PathBuf>,
+    /// Load a dotenv file into the program's environment; its values may
+    /// hold {{NAME}} placeholders, delivered like placeholders in the
+    /// command (repeatable; later files win). With `-- PROGRAM` only.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_files: Vec<std::path::PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -34,19 +39,84 @@ pub(crate) struct DeliverArgs {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let command = match (&args.command, args.argv.is_empty()) {
+    let mut command = match (&args.command, args.argv.is_empty()) {
         (Some(c), true) => c.clone(),
         (None, false) => claulock_exec::shell_join(&args.argv),
         _ => {
             bail!("give a command: `claulock exec -c 'COMMAND'` or `claulock exec -- PROGRAM ARGS`")
         }
     };
+    let env = if args.env_files.is_empty() {
+        Vec::new()
+    } else {
+        if args.command.is_some() {
+            // Assignments before a shell command reach its first simple
+            // command only; the policy checks where each value goes, so
+            // the program must be one.
+            bail!(
+                "--env-file loads the file into one program: `claulock exec --env-file FILE -- PROGRAM ARGS`"
+            );
+        }
+        let files = EnvFiles::read(&args.env_files)?;
+        command = format!("{}{command}", files.assignments);
+        files.literal
+    };
     let client = claulock_agent::Home::from_env()?.client();
-    finish(claulock_exec::run(
+    finish(claulock_exec::run_with(
         &client,
         &command,
         args.cwd_out.as_deref(),
+        &env,
     )?)
+}
+
+/// Env files as a run takes them: the entries that hold placeholders as
+/// assignment words before the program (so the policy sees where each
+/// value goes and delivers it like a placeholder in the command), the
+/// others as plain environment (they never pass through the agent).
+struct EnvFiles {
+    assignments: String,
+    literal: Vec<(String, OsString)>,
+}
+
+impl EnvFiles {
+    fn read(paths: &[std::path::PathBuf]) -> anyhow::Result<EnvFiles> {
+        use anyhow::Context;
+        use std::os::unix::ffi::OsStringExt;
+        let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
+        for path in paths {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the env file {}", path.display()))?;
+            for (k, v) in crate::dotenv::parse(&text)
+                .with_context(|| format!("in the env file {}", path.display()))?
+            {
+                entries.retain(|(old, _)| *old != k);
+                entries.push((k, v));
+            }
+        }
+        let mut files = EnvFiles {
+            assignments: String::new(),
+            literal: Vec::new(),
+        };
+        for (k, v) in entries {
+            let text = std::str::from_utf8(&v).ok();
+            let templated = text.is_some_and(claulock_runtime::shell::has_placeholders);
+            if !templated {
+                files.literal.push((k, OsString::from_vec(v)));
+                continue;
+            }
+            if !claulock_core::grammar::is_valid_name(&k) {
+                bail!(
+                    "the env file entry {k} holds a placeholder, but {k} is not a name a shell can assign (letters, digits and `_`)"
+                );
+            }
+            let value = text.unwrap_or_default();
+            files
+                .assignments
+                .push_str(&format!("{k}={} ", claulock_runtime::shell::quote(value)));
+        }
+        Ok(files)
+    }
 }
 
 pub(crate) fn deliver(args: DeliverArgs) -> anyhow::Result<ExitCode> {

@@ -12,7 +12,9 @@ mod commands;
 mod demo;
 mod dotenv;
 mod exec;
+mod git_credential;
 mod hook;
+mod import;
 mod input;
 mod install;
 mod mcp;
@@ -133,6 +135,14 @@ enum Command {
         #[arg(long)]
         passphrase_stdin: bool,
     },
+    /// Move the credentials of your dotenv files, ~/.npmrc,
+    /// ~/.git-credentials, ~/.netrc, ~/.pypirc, ~/.docker/config.json and
+    /// gh's hosts.yml into the vault; with --rewrite, leave placeholders in
+    /// their place.
+    Import(import::Args),
+    /// Git's credential helper for a secret imported from
+    /// ~/.git-credentials or ~/.netrc (configured by `import --rewrite`).
+    GitCredential(git_credential::Args),
     /// Show the audit log.
     Audit {
         /// Only events newer than this (e.g. 1h, 7d).
@@ -242,6 +252,8 @@ fn main() -> ExitCode {
             json,
             verify,
         } => commands::audit_cmd(since, json, verify),
+        Command::Import(args) => import::run(&args),
+        Command::GitCredential(args) => git_credential::run(&args),
         Command::Demo => demo::run(),
         Command::Exec(args) => exec::run(&args),
         Command::Deliver(args) => exec::deliver(args),

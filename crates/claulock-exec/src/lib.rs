@@ -31,7 +31,7 @@ mod process;
 mod run;
 
 pub use deliver::deliver;
-pub use run::{run, shell_join};
+pub use run::{run, run_with, shell_join};
 
 /// The exit status of a refused command (nothing ran).
 pub const REFUSED: u8 = 125;

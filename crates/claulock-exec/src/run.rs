@@ -68,6 +68,23 @@ fn other(what: &str) -> impl Fn(io::Error) -> io::Error + '_ {
 /// When a process or a pipe cannot be made; a refusal is an
 /// [`Outcome::Refused`].
 pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result<Outcome> {
+    run_with(client, command, cwd_out, &[])
+}
+
+/// [`run`], with `extra_env` added to the command's environment: the literal
+/// (placeholder-free) entries of an env file. A variable the wrapper
+/// removes from a command with placeholders (it could run other code or
+/// send traffic elsewhere) is removed from `extra_env` alike.
+///
+/// # Errors
+///
+/// As [`run`].
+pub fn run_with(
+    client: &Client,
+    command: &str,
+    cwd_out: Option<&Path>,
+    extra_env: &[(String, std::ffi::OsString)],
+) -> io::Result<Outcome> {
     if let Some(file) = cwd_out {
         crate::process::forget_directories(file);
     }
@@ -117,8 +134,12 @@ pub fn run(client: &Client, command: &str, cwd_out: Option<&Path>) -> io::Result
 
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c").arg(&plan);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
     if run.is_some() {
-        for (k, _) in std::env::vars_os() {
+        let inherited = std::env::vars_os().map(|(k, _)| k);
+        for k in extra_env.iter().map(|(k, _)| k.into()).chain(inherited) {
             if claulock_core::substitute::is_unsafe_inherited(&k.to_string_lossy()) {
                 cmd.env_remove(k);
             }
