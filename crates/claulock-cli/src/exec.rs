@@ -46,7 +46,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             bail!("give a command: `claulock exec -c 'COMMAND'` or `claulock exec -- PROGRAM ARGS`")
         }
     };
-    let env = if args.env_files.is_empty() {
+    let env_files = if args.env_files.is_empty() && args.command.is_none() {
+        project_env_files()?
+    } else {
+        args.env_files.clone()
+    };
+    let env = if env_files.is_empty() {
         Vec::new()
     } else {
         if args.command.is_some() {
@@ -57,7 +62,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 "--env-file loads the file into one program: `claulock exec --env-file FILE -- PROGRAM ARGS`"
             );
         }
-        let files = EnvFiles::read(&args.env_files)?;
+        let files = EnvFiles::read(&env_files)?;
         command = format!("{}{command}", files.assignments);
         files.literal
     };
@@ -68,6 +73,23 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.cwd_out.as_deref(),
         &env,
     )?)
+}
+
+/// The env files the project's `.claulock.toml` names (`env_files`), for
+/// `exec -- PROGRAM` without `--env-file`.
+fn project_env_files() -> anyhow::Result<Vec<std::path::PathBuf>> {
+    use anyhow::Context;
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let Some(root) = claulock_agent::project::root(&cwd) else {
+        return Ok(Vec::new());
+    };
+    let file = root.join(claulock_agent::project::POLICY_FILE);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(Vec::new());
+    };
+    let names = claulock_core::policy_file::env_files(&text)
+        .with_context(|| format!("in {}", file.display()))?;
+    Ok(names.into_iter().map(|n| root.join(n)).collect())
 }
 
 /// Env files as a run takes them: the entries that hold placeholders as

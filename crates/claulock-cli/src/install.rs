@@ -324,6 +324,24 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
                     "the agent runs another claulock binary (upgraded?): `claulock lock`, then `claulock unlock`, or `exec` will be refused".into()
                 },
             );
+            // Values left in plaintext: what the model could read whatever
+            // the hooks do.
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+            let project = claulock_agent::project::root(&cwd).unwrap_or(cwd);
+            let user_home = std::env::var_os("HOME").map(PathBuf::from);
+            let leftovers = crate::plaintext::find(&home.client(), &project, user_home.as_deref());
+            if leftovers.is_empty() {
+                check(
+                    true,
+                    format!(
+                        "no vault value in plaintext under {}, in its git history, your credential files or the environment",
+                        project.display()
+                    ),
+                );
+            }
+            for l in leftovers {
+                check(false, l.what);
+            }
         }
         Err(_) if vault => check(
             false,

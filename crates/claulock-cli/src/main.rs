@@ -18,6 +18,7 @@ mod import;
 mod input;
 mod install;
 mod mcp;
+mod plaintext;
 mod scrub;
 mod sweep;
 

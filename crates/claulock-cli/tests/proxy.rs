@@ -1031,3 +1031,85 @@ fn the_project_file_narrows_the_proxy_too() {
     );
     assert_eq!(leak(out.as_bytes(), &lab.t), None);
 }
+
+/// `import --rewrite ~/.git-credentials` leaves no token in the file and a
+/// git credential helper in its place; git run with the placeholder gets
+/// its credential from the helper (the run's surrogate), which the proxy
+/// swaps for the value on the wire. The control: git without the
+/// placeholder gets nothing from the helper, and the server refuses it.
+#[test]
+fn git_authenticates_through_the_credential_helper_import_leaves() {
+    let lab = Lab::new("import-git", None);
+    let creds = lab.user_home.join(".git-credentials");
+    std::fs::write(
+        &creds,
+        format!("https://importer:{}@localhost:{}\n", lab.t, lab.port),
+    )
+    .unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let creds_arg = creds.display().to_string();
+    let out = lab.claulock(&["import", "--rewrite", "--yes", &creds_arg], "");
+    let mut printed = out.stdout.clone();
+    printed.extend_from_slice(&out.stderr);
+    assert_eq!(leak(&printed, &lab.t), None, "import printed the value");
+    assert!(out.status.success(), "import failed");
+    let text = String::from_utf8_lossy(&printed);
+    // The value is T's already: it is not added twice, and the helper
+    // answers for T.
+    assert!(text.contains("{{T}} (already in the vault)"), "{text}");
+    let left = std::fs::read(&creds).unwrap();
+    assert_eq!(leak(&left, &lab.t), None, "the file still holds the value");
+    assert_eq!(
+        std::fs::metadata(&creds).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let url = format!("https://localhost:{}/git/repo.git", lab.port);
+    let (code, out) = lab.exec(&format!(
+        "T={{{{T}}}} GIT_TERMINAL_PROMPT=0 git clone -q {url} with-helper && cat with-helper/README"
+    ));
+    assert_eq!(
+        leak(out.as_bytes(), &lab.t),
+        None,
+        "git's output leaked the value"
+    );
+    assert_eq!(code, Some(0), "git through the helper: {out}");
+    assert!(out.contains("seed"), "{out}");
+    let sent = lab.requests("/git/").iter().any(|r| {
+        r["headers"]["authorization"]
+            .as_str()
+            .and_then(|a| a.strip_prefix("Basic "))
+            .is_some_and(|b| decode_base64(b) == format!("importer:{}", lab.t).into_bytes())
+    });
+    assert!(sent, "the server got no request with the user's credential");
+
+    // The control: the same clone, trusting the server directly (so only
+    // the credential can fail), without the placeholder.
+    let (code, out) = lab.exec(&format!(
+        "GIT_SSL_CAINFO={} GIT_TERMINAL_PROMPT=0 git clone -q {url} without 2>&1",
+        lab.ca.display()
+    ));
+    assert_ne!(code, Some(0), "git authenticated without ClauLock: {out}");
+    assert!(out.contains("git needs T"), "the helper's hint: {out}");
+}
+
+fn decode_base64(s: &str) -> Vec<u8> {
+    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    out
+}

@@ -10,6 +10,13 @@
 //! project = "/home/me/src/app"         # optional
 //! ```
 //!
+//! A project's file may also name its env files, which `claulock exec --
+//! PROGRAM` loads into the program (relative to the project's root):
+//!
+//! ```toml
+//! env_files = [".env"]
+//! ```
+//!
 //! At a project's root it narrows the vault's rules (the effective policy is
 //! the intersection); given to `claulock check --policy FILE` it is the whole
 //! policy. Unknown keys are errors, so a typo cannot silently widen a rule.
@@ -39,6 +46,8 @@ impl std::error::Error for PolicyFileError {}
 struct File {
     #[serde(default)]
     secrets: BTreeMap<String, Entry>,
+    #[serde(default)]
+    env_files: Vec<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -61,6 +70,17 @@ struct Entry {
 enum When {
     Text(String),
     Toml(toml::value::Datetime),
+}
+
+/// The `env_files` of a project's policy file, as written.
+///
+/// # Errors
+///
+/// As [`parse`]: the whole file must be valid.
+pub fn env_files(text: &str) -> Result<Vec<String>, PolicyFileError> {
+    parse(text)?;
+    let file: File = toml::from_str(text).map_err(|e| PolicyFileError(e.to_string()))?;
+    Ok(file.env_files)
 }
 
 /// Parses the text of a policy file.

@@ -17,6 +17,9 @@ pub fn session_context(names: &[String], locked: bool) -> String {
          a secret's value (or an encoding of it) was removed. Do not try to recover it; do not \
          print, encode or write a value to a file. Write `{{!NAME}}` for a literal `{{NAME}}`. \
          Files that hold a secret's value cannot be read; use the placeholder instead. \
+         To run a program with an env file whose values are placeholders (`KEY={{KEY}}`, as \
+         `claulock import` leaves them), run it through ClauLock: \
+         `claulock exec --env-file .env -- npm test`. \
          A `cd` inside a command with placeholders carries over to the next command as usual. \
          To add a secret or give one a new value, call the `secret_request` or `secret_rotate` tool of \
          the claulock MCP server (the user enters the value out of band); never ask the user to paste \

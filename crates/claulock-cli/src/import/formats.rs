@@ -81,6 +81,10 @@ pub(crate) struct Found {
     pub value: Zeroizing<Vec<u8>>,
     /// The hosts it is for, when the file says.
     pub hosts: Vec<String>,
+    /// The programs that read it from this file: the ones it may be given
+    /// to (a secret with hosts needs them, or commands that name no URL,
+    /// `npm whoami`, are refused).
+    pub programs: &'static [&'static str],
     /// The user name that goes with it (git's credential helper answers it).
     pub user: Option<String>,
     /// The bytes the rewrite changes, and how.
@@ -231,6 +235,7 @@ fn dotenv(text: &str, out: &mut Findings) -> anyhow::Result<()> {
             label: e.name,
             value: Zeroizing::new(e.value),
             hosts: Vec::new(),
+            programs: &[],
             user: None,
             edit: Edit::Placeholder(e.span),
         });
@@ -285,6 +290,7 @@ fn npmrc(text: &str, out: &mut Findings) {
             name,
             value: Zeroizing::new(value.as_bytes().to_vec()),
             hosts: vec![host].into_iter().filter(|h| !h.is_empty()).collect(),
+            programs: &["npm", "pnpm", "yarn"],
             user: None,
             edit: Edit::EnvReference(start..start + value.len()),
         });
@@ -309,6 +315,7 @@ fn git_credentials(text: &str, out: &mut Findings) {
             name: vault_name(&format!("{host}_GIT_TOKEN")),
             value: Zeroizing::new(percent_decode(pass)),
             hosts: vec![host],
+            programs: &["git"],
             user: Some(String::from_utf8_lossy(&percent_decode(user)).into_owned()),
             edit: Edit::Remove(range),
         });
@@ -399,6 +406,7 @@ fn netrc(text: &str, out: &mut Findings) {
                     name,
                     value: Zeroizing::new(v.as_bytes().to_vec()),
                     hosts: host.clone().into_iter().collect(),
+                    programs: &["git", "curl"],
                     user: user.clone(),
                     edit: Edit::Remove(toks[i].0.start..vr.end),
                 });
@@ -434,6 +442,7 @@ fn pypirc(text: &str, out: &mut Findings) {
                 name,
                 value: Zeroizing::new(value.into_bytes()),
                 hosts: host.into_iter().collect(),
+                programs: &["twine"],
                 user: None,
                 edit: Edit::Remove(line),
             });
@@ -496,6 +505,7 @@ fn docker(text: &str, out: &mut Findings) -> anyhow::Result<()> {
             name: vault_name(&format!("{host}_DOCKER_PASSWORD")),
             value: Zeroizing::new(pass.to_vec()),
             hosts: vec![host],
+            programs: &["docker"],
             user: Some(String::from_utf8_lossy(user).into_owned()),
             edit: Edit::DockerAuth(registry.clone()),
         });
@@ -572,6 +582,7 @@ fn gh_hosts(text: &str, out: &mut Findings) {
             name,
             value: Zeroizing::new(value.as_bytes().to_vec()),
             hosts,
+            programs: &["gh"],
             user: None,
             edit: Edit::Remove(range),
         });

@@ -121,6 +121,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                         name: formats::vault_name(&k),
                         value: Zeroizing::new(v.into_bytes()),
                         hosts: Vec::new(),
+                        programs: &[],
                         user: None,
                         edit: Edit::None,
                     },
@@ -157,6 +158,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let mut s = format!("new, {} delivery", delivery.as_str());
             if !hosts.is_empty() {
                 s.push_str(&format!(", hosts {}", hosts.join(",")));
+            }
+            let programs = programs_of(it, &args.programs);
+            if !programs.is_empty() {
+                s.push_str(&format!(", programs {}", programs.join(",")));
             }
             s
         };
@@ -204,7 +209,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 meta: NewSecret {
                     allowances: Allowances {
                         allow_hosts: hosts,
-                        allow_programs: args.programs.clone(),
+                        allow_programs: programs_of(it, &args.programs),
                         tags: vec!["imported".into()],
                     },
                     expires: None,
@@ -326,6 +331,22 @@ fn hosts_of(it: &Item, extra: &[String]) -> Vec<String> {
     h
 }
 
+/// The programs of the file's kind (for a secret with hosts) and the ones
+/// given on the command line.
+fn programs_of(it: &Item, extra: &[String]) -> Vec<String> {
+    let mut p: Vec<String> = if it.found.hosts.is_empty() {
+        Vec::new()
+    } else {
+        it.found.programs.iter().map(|s| (*s).to_owned()).collect()
+    };
+    for e in extra {
+        if !p.contains(e) {
+            p.push(e.clone());
+        }
+    }
+    p
+}
+
 fn delivery(args: &Args, hosts: &[String]) -> Delivery {
     let set = args.deliver.as_deref().map(|d| match d {
         "proxy" => Delivery::Proxy,
@@ -445,8 +466,14 @@ fn confirm(rewrite: bool) -> anyhow::Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// A path as the user would write it: `~/…` in the home directory.
+/// A path as the user would write it: relative under the working
+/// directory, `~/…` in the home directory.
 fn shown(path: &Path) -> String {
+    if let Ok(cwd) = std::env::current_dir()
+        && let Ok(rest) = path.strip_prefix(&cwd)
+    {
+        return rest.display().to_string();
+    }
     if let Some(home) = std::env::var_os("HOME")
         && let Ok(rest) = path.strip_prefix(&home)
     {
