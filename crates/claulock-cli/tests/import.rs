@@ -17,18 +17,22 @@ use claulock_scrub::testdata::find_leak;
 
 const PASS: &str = "import test passphrase";
 
-/// A random alphanumeric word.
+/// A random alphanumeric word of `len` characters.
 fn random(len: usize) -> String {
-    let mut bytes = vec![0u8; len * 4];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .unwrap();
-    bytes
-        .iter()
-        .filter(|b| b.is_ascii_alphanumeric())
-        .take(len)
-        .map(|b| char::from(*b))
-        .collect()
+    let mut out = String::new();
+    let mut f = std::fs::File::open("/dev/urandom").unwrap();
+    while out.len() < len {
+        let mut bytes = [0u8; 64];
+        std::io::Read::read_exact(&mut f, &mut bytes).unwrap();
+        out.extend(
+            bytes
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .map(|b| char::from(*b)),
+        );
+    }
+    out.truncate(len);
+    out
 }
 
 struct Lab {
@@ -479,4 +483,92 @@ fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
             out.push((p, bytes));
         }
     }
+}
+
+/// `exec --env-file`: an entry whose value is a placeholder reaches the
+/// program like a placeholder in the command (checked, delivered, its
+/// output scrubbed); literal entries reach it as they are; a later file
+/// wins; the project's `.claulock.toml` names its env files for
+/// `exec -- PROGRAM`; and the refusals say what to do.
+#[test]
+fn env_files_deliver_their_placeholders_to_one_program() {
+    let lab = Lab::new("envfile");
+    let value = format!("tok_{}", random(32));
+    lab.ok(&["add", "APP_TOKEN"], &value);
+    lab.write(
+        "app.py",
+        "import os\nt = os.environ['APP_TOKEN']\nprint('len', len(t), 'mode', os.environ['MODE'])\nprint('leak:', t)\n",
+        0o644,
+    );
+    lab.write(".env", "MODE=dev\nAPP_TOKEN={{APP_TOKEN}}\n", 0o644);
+    lab.write("prod.env", "MODE=prod\n", 0o644);
+    let out = lab.claulock(
+        &[
+            "exec",
+            "--env-file",
+            ".env",
+            "--env-file",
+            "prod.env",
+            "--",
+            "python3",
+            "app.py",
+        ],
+        "",
+    );
+    let mut printed = out.stdout.clone();
+    printed.extend_from_slice(&out.stderr);
+    assert_eq!(
+        find_leak(&printed, value.as_bytes()),
+        None,
+        "exec printed the value"
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "exec --env-file failed");
+    assert!(
+        text.contains(&format!("len {} mode prod", value.len())),
+        "the program got the value and the later file's MODE: {text}"
+    );
+    assert!(text.contains("leak: [REDACTED:APP_TOKEN]"), "{text}");
+
+    // The policy still decides where the value goes: `env` would print it.
+    let out = lab.claulock(&["exec", "--env-file", ".env", "--", "env"], "");
+    assert_eq!(out.status.code(), Some(125), "env got the value");
+    assert_eq!(find_leak(&out.stdout, value.as_bytes()), None);
+    // A shell command cannot take an env file: its assignments would reach
+    // the first program only.
+    let out = lab.claulock(&["exec", "--env-file", ".env", "-c", "python3 app.py"], "");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-- PROGRAM ARGS"));
+
+    // The project's env files, from its `.claulock.toml`.
+    lab.write(".claulock.toml", "env_files = [\".env\"]\n", 0o644);
+    let out = lab.claulock(&["exec", "--", "python3", "app.py"], "");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(find_leak(&out.stdout, value.as_bytes()), None);
+    assert!(text.contains("mode dev"), "the project's env file: {text}");
+}
+
+/// `import --env`: this environment's credential-shaped variables, and
+/// only those.
+#[test]
+fn import_env_takes_credential_shaped_variables() {
+    let lab = Lab::new("env");
+    let value = format!("ghp_{}", random(36));
+    let out = lab
+        .command(&["import", "--env", "--yes"])
+        .env("MY_GITHUB_PAT", &value)
+        .env("EDITOR", "vim")
+        .output()
+        .unwrap();
+    let mut printed = out.stdout.clone();
+    printed.extend_from_slice(&out.stderr);
+    assert_eq!(
+        find_leak(&printed, value.as_bytes()),
+        None,
+        "import printed the value"
+    );
+    assert!(out.status.success());
+    assert_eq!(lab.names(), ["MY_GITHUB_PAT"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("remove their `export` lines"), "{text}");
 }

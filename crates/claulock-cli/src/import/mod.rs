@@ -234,10 +234,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
     ))?;
 
-    if !args.rewrite {
+    if items.iter().any(|i| i.file.is_none()) {
         say(
-            "the files still hold the values (and the agent can read them): run again with --rewrite to replace them by placeholders",
+            "the environment's values stay in this shell: remove their `export` lines from your shell's startup files and open a new shell",
         )?;
+    }
+    if !args.rewrite {
+        if items.iter().any(|i| i.file.is_some()) {
+            say(
+                "the files still hold the values (and the agent can read them): run again with --rewrite to replace them by placeholders",
+            )?;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     for (path, text) in &texts {
@@ -258,11 +265,6 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         for hint in after_rewrite(kind, &mine)? {
             say(&format!("  {hint}"))?;
         }
-    }
-    if items.iter().any(|i| i.file.is_none()) {
-        say(
-            "the environment's values stay in this shell: remove their `export` lines from your shell's startup files and open a new shell",
-        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -410,9 +412,12 @@ fn after_rewrite(kind: Kind, items: &[&Item]) -> anyhow::Result<Vec<String>> {
 }
 
 /// Writes `bytes` over `path` atomically: a new file beside it with the
-/// same mode and owner, synced, renamed over the old one.
+/// same mode and owner, synced, renamed over the old one. A symbolic link
+/// (a dotfile kept in a repository) stays one: its target is rewritten.
 fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let path = &std::fs::canonicalize(path)
+        .with_context(|| format!("cannot resolve {}", path.display()))?;
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
     let dir = path
