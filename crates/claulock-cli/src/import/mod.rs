@@ -262,6 +262,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot rewrite {}", path.display()))?;
         replace_file(path, new.as_bytes())?;
         say(&format!("rewrote {}", shown(path)))?;
+        if tracked_by_git(path) {
+            say(&format!(
+                "  {} is tracked by git: commit it now (placeholders are safe to commit); if the values were committed before, the history still holds them: `claulock doctor` says, and each must be revoked and rotated",
+                shown(path)
+            ))?;
+        }
         for hint in after_rewrite(kind, &mine)? {
             say(&format!("  {hint}"))?;
         }
@@ -450,6 +456,27 @@ fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Whether git tracks `path` (then its history may hold the old values).
+fn tracked_by_git(path: &Path) -> bool {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return false;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["ls-files", "--error-unmatch", "--"])
+        .arg(name)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// Asks on the terminal; refuses without one (a script passes `--yes`).
