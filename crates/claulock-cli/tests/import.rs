@@ -572,3 +572,145 @@ fn import_env_takes_credential_shaped_variables() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("remove their `export` lines"), "{text}");
 }
+
+/// The tricks that got a value out of a plaintext `.env` (issue 13), run
+/// as the model would run them, in bash, with no ClauLock at all: in a
+/// project whose `.env` was imported, none finds any form of the value;
+/// the control, the same project before the import, shows that the
+/// tricks do get it out (so the check can fail).
+#[test]
+fn the_file_tricks_find_nothing_once_the_env_file_is_imported() {
+    let lab = Lab::new("tricks");
+    let value = format!("ghp_{}", random(36));
+    lab.write(".env", &format!("PORT=3000\nGITHUB_TOKEN={value}\n"), 0o600);
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&lab.proj)
+            .env("HOME", &lab.user_home)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    let tricks: &[(&str, &str)] = &[
+        ("glob", "tr a-z A-Z < .en?"),
+        ("quotes", "tr a-z A-Z < .e\"\"nv"),
+        ("git show", "git show HEAD:.env"),
+        (
+            "python builds the name",
+            "python3 -c \"print(open('.e'+'nv').read()[::-1])\"",
+        ),
+        ("tar | base64", "tar c .env 2>/dev/null | base64"),
+        ("od -tu1", "od -An -tu1 .env"),
+        ("xxd -b", "xxd -b .env"),
+        ("grep -o . | nl", "grep -o . .env | nl"),
+        ("head and tail", "head -c 40 .env; echo; tail -c 30 .env"),
+        ("ansi after each byte", "sed 's/./&\\x1b[0m/g' .env"),
+        (
+            "zero-width after each byte",
+            "sed 's/./&\\xe2\\x80\\x8b/g' .env",
+        ),
+        (
+            "a copy past 16 MiB",
+            "(head -c 17000000 /dev/zero; cat .env) > big.bin; tail -c 80 big.bin | od -An -c",
+        ),
+    ];
+    let run = |command: &str| -> Vec<u8> {
+        let out = Command::new("bash")
+            .args(["-c", command])
+            .current_dir(&lab.proj)
+            .env("HOME", &lab.user_home)
+            .output()
+            .unwrap();
+        let mut bytes = out.stdout;
+        bytes.extend_from_slice(&out.stderr);
+        bytes
+    };
+    let leaks = |out: &[u8]| -> bool {
+        views(out)
+            .iter()
+            .any(|v| find_leak(v, value.as_bytes()).is_some())
+            || value.as_bytes()[4..]
+                .windows(12)
+                .any(|w| out.windows(12).any(|o| o == w))
+    };
+
+    // The control: before the import, every trick gets the value out.
+    git(&["add", ".env"]);
+    git(&["commit", "-qm", "env"]);
+    for (name, command) in tricks {
+        assert!(
+            leaks(&run(command)),
+            "control: `{name}` did not get the value out, so the check could not fail"
+        );
+    }
+
+    // The import, and a new history without the value (a real project
+    // with the value committed must revoke and rotate it: `doctor` says).
+    lab.ok(&["import", "--rewrite", "--yes", ".env"], "");
+    std::fs::remove_dir_all(lab.proj.join(".git")).unwrap();
+    git(&["init", "-q"]);
+    git(&["add", ".env"]);
+    git(&["commit", "-qm", "env with placeholders"]);
+    for (name, command) in tricks {
+        assert!(
+            !leaks(&run(command)),
+            "`{name}` found the value after the import"
+        );
+    }
+    let _ = std::fs::remove_file(lab.proj.join("big.bin"));
+}
+
+/// `out` as the tricks above encode it, decoded: invisible bytes and ANSI
+/// escapes dropped, numbers read as decimal bytes, 8-digit groups as
+/// binary bytes, each line's last field (one character per line), and
+/// without spaces and line breaks (`od -c`).
+fn views(out: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(out);
+    let mut visible = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // ESC [ ... final byte
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('@'..='~').contains(&d) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        if !matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}') {
+            visible.push(c);
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let decimal: Vec<u8> = words.iter().filter_map(|w| w.parse::<u8>().ok()).collect();
+    let binary: Vec<u8> = words
+        .iter()
+        .filter(|w| w.len() == 8 && w.bytes().all(|b| b == b'0' || b == b'1'))
+        .filter_map(|w| u8::from_str_radix(w, 2).ok())
+        .collect();
+    let last_fields: Vec<u8> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .flat_map(|f| f.bytes())
+        .collect();
+    let unspaced: Vec<u8> = out
+        .iter()
+        .copied()
+        .filter(|b| !b" \n".contains(b))
+        .collect();
+    vec![
+        out.to_vec(),
+        visible.into_bytes(),
+        decimal,
+        binary,
+        last_fields,
+        unspaced,
+    ]
+}
