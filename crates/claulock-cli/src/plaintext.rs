@@ -38,19 +38,12 @@ fn files(client: &Client, project: &Path, user_home: Option<&Path>, out: &mut Ve
     let mut paths = vec![project.display().to_string()];
     if let Some(h) = user_home {
         paths.push(h.join(".claude").display().to_string());
-        for f in [
-            ".npmrc",
-            ".git-credentials",
-            ".netrc",
-            ".pypirc",
-            ".docker/config.json",
-            ".config/gh/hosts.yml",
-            ".bashrc",
-            ".zshrc",
-            ".profile",
-            ".bash_profile",
-        ] {
-            paths.push(h.join(f).display().to_string());
+        let startup = [".bashrc", ".zshrc", ".profile", ".bash_profile"].map(|f| h.join(f));
+        for f in crate::import::credential_files(h)
+            .into_iter()
+            .chain(startup)
+        {
+            paths.push(f.display().to_string());
         }
     }
     let Ok(found) = client.scan(paths, false) else {

@@ -17,24 +17,6 @@ use claulock_scrub::testdata::find_leak;
 
 const PASS: &str = "import test passphrase";
 
-/// A random alphanumeric word of `len` characters.
-fn random(len: usize) -> String {
-    let mut out = String::new();
-    let mut f = std::fs::File::open("/dev/urandom").unwrap();
-    while out.len() < len {
-        let mut bytes = [0u8; 64];
-        std::io::Read::read_exact(&mut f, &mut bytes).unwrap();
-        out.extend(
-            bytes
-                .iter()
-                .filter(|b| b.is_ascii_alphanumeric())
-                .map(|b| char::from(*b)),
-        );
-    }
-    out.truncate(len);
-    out
-}
-
 struct Lab {
     base: PathBuf,
     home: PathBuf,
@@ -90,6 +72,18 @@ impl Lab {
         std::fs::write(&p, text).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
         p
+    }
+
+    /// git in the project, as the user.
+    fn git(&self, args: &[&str]) {
+        let ok = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(&self.proj)
+            .env("HOME", &self.user_home)
+            .output()
+            .unwrap();
+        assert!(ok.status.success(), "git {args:?}");
     }
 
     fn names(&self) -> Vec<String> {
@@ -194,14 +188,14 @@ impl Drop for Registry {
 fn every_kind_of_file_is_imported_and_left_without_any_form_of_a_value() {
     let lab = Lab::new("kinds");
     let c: Vec<String> = vec![
-        format!("tok_{}", random(32)),      // 0 .env API_TOKEN
-        random(20),                         // 1 .env DATABASE_URL's password
-        format!("npm_{}", random(36)),      // 2 .npmrc
-        format!("ghp_{}", random(36)),      // 3 .git-credentials
-        random(24),                         // 4 .netrc
-        format!("pypi-{}", random(40)),     // 5 .pypirc
-        format!("dckr_pat_{}", random(27)), // 6 docker
-        format!("gho_{}", random(36)),      // 7 gh
+        format!("tok_{}", common::random(32)),      // 0 .env API_TOKEN
+        common::random(20),                         // 1 .env DATABASE_URL's password
+        format!("npm_{}", common::random(36)),      // 2 .npmrc
+        format!("ghp_{}", common::random(36)),      // 3 .git-credentials
+        common::random(24),                         // 4 .netrc
+        format!("pypi-{}", common::random(40)),     // 5 .pypirc
+        format!("dckr_pat_{}", common::random(27)), // 6 docker
+        format!("gho_{}", common::random(36)),      // 7 gh
     ];
     let registry = Registry::start(&lab.base, &c[2]);
     let files = [
@@ -343,8 +337,8 @@ fn every_kind_of_file_is_imported_and_left_without_any_form_of_a_value() {
     );
     // No copy of a plaintext file anywhere under the homes.
     let mut all = Vec::new();
-    files_under(&lab.user_home, &mut all);
-    files_under(&lab.proj, &mut all);
+    common::files_under(&lab.user_home, &mut all);
+    common::files_under(&lab.proj, &mut all);
     for (p, bytes) in &all {
         assert_eq!(leaked(bytes, &c), None, "{} holds a value", p.display());
     }
@@ -400,18 +394,9 @@ fn every_kind_of_file_is_imported_and_left_without_any_form_of_a_value() {
 #[test]
 fn doctor_finds_a_committed_value_and_an_exported_one() {
     let lab = Lab::new("doctor");
-    let value = format!("tok_{}", random(32));
+    let value = format!("tok_{}", common::random(32));
     lab.ok(&["add", "DEPLOY_TOKEN"], &value);
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(&lab.proj)
-            .env("HOME", &lab.user_home)
-            .output()
-            .unwrap();
-        assert!(ok.status.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| lab.git(args);
     git(&["init", "-q"]);
     std::fs::write(lab.proj.join("README.md"), "hello\n").unwrap();
     git(&["add", "README.md"]);
@@ -471,20 +456,6 @@ fn base64(s: &str) -> String {
     out
 }
 
-fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            out.push((p, bytes));
-        }
-    }
-}
-
 /// `exec --env-file`: an entry whose value is a placeholder reaches the
 /// program like a placeholder in the command (checked, delivered, its
 /// output scrubbed); literal entries reach it as they are; a later file
@@ -493,7 +464,7 @@ fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
 #[test]
 fn env_files_deliver_their_placeholders_to_one_program() {
     let lab = Lab::new("envfile");
-    let value = format!("tok_{}", random(32));
+    let value = format!("tok_{}", common::random(32));
     lab.ok(&["add", "APP_TOKEN"], &value);
     lab.write(
         "app.py",
@@ -553,7 +524,7 @@ fn env_files_deliver_their_placeholders_to_one_program() {
 #[test]
 fn import_env_takes_credential_shaped_variables() {
     let lab = Lab::new("env");
-    let value = format!("ghp_{}", random(36));
+    let value = format!("ghp_{}", common::random(36));
     let out = lab
         .command(&["import", "--env", "--yes"])
         .env("MY_GITHUB_PAT", &value)
@@ -581,18 +552,9 @@ fn import_env_takes_credential_shaped_variables() {
 #[test]
 fn the_file_tricks_find_nothing_once_the_env_file_is_imported() {
     let lab = Lab::new("tricks");
-    let value = format!("ghp_{}", random(36));
+    let value = format!("ghp_{}", common::random(36));
     lab.write(".env", &format!("PORT=3000\nGITHUB_TOKEN={value}\n"), 0o600);
-    let git = |args: &[&str]| {
-        let ok = Command::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(&lab.proj)
-            .env("HOME", &lab.user_home)
-            .output()
-            .unwrap();
-        assert!(ok.status.success(), "git {args:?}");
-    };
+    let git = |args: &[&str]| lab.git(args);
     git(&["init", "-q"]);
     let tricks: &[(&str, &str)] = &[
         ("glob", "tr a-z A-Z < .en?"),

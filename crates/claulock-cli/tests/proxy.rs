@@ -54,22 +54,6 @@ fn upstream_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/upstream")
 }
 
-/// A random alphanumeric word.
-fn random(len: usize) -> String {
-    let mut bytes = vec![0u8; len * 2];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
-        .unwrap();
-    bytes
-        .iter()
-        .filter(|b| b.is_ascii_alphanumeric())
-        .take(len)
-        .map(|b| char::from(*b))
-        .chain(std::iter::repeat('x'))
-        .take(len)
-        .collect()
-}
-
 /// A vault with a proxy-delivered `T` and an env-delivered `E` (both for
 /// `localhost`), an agent that trusts the test CA, and the HTTPS server.
 struct Lab {
@@ -119,8 +103,8 @@ impl Lab {
             .unwrap();
         let git_root = base.join("git");
         std::fs::create_dir_all(&git_root).unwrap();
-        let t = format!("ghp_{}", random(36));
-        let e = format!("tok_{}", random(36));
+        let t = format!("ghp_{}", common::random(36));
+        let e = format!("tok_{}", common::random(36));
         redact_panics(&[&t, &e]);
         let token_file = base.join("server-token");
         std::fs::write(&token_file, &t).unwrap();
@@ -315,21 +299,6 @@ fn public_copy_of_binary(base: &Path) -> PathBuf {
     copy
 }
 
-/// Every file under `dir`, read whole.
-fn files_under(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            out.push((p, bytes));
-        }
-    }
-}
-
 /// Which form of `value` `what` holds, if any (never the value itself).
 fn leak(what: &[u8], value: &str) -> Option<&'static str> {
     find_leak(what, value.as_bytes())
@@ -489,8 +458,8 @@ fn real_clients_put_the_value_on_the_wire_and_nowhere_else() {
     // Nothing the commands wrote holds the value: the clone's config has
     // the surrogate in its remote URL.
     let mut files = Vec::new();
-    files_under(&lab.work, &mut files);
-    files_under(&lab.user_home, &mut files);
+    common::files_under(&lab.work, &mut files);
+    common::files_under(&lab.user_home, &mut files);
     assert!(files.iter().any(|(p, _)| p.ends_with(".git/config")));
     for (path, bytes) in &files {
         assert_eq!(

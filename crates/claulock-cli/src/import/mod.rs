@@ -54,6 +54,12 @@ pub(crate) struct Args {
     deliver: Option<String>,
 }
 
+/// The credential files of a home that `import` knows (`doctor` searches
+/// them too).
+pub(crate) fn credential_files(home: &Path) -> Vec<PathBuf> {
+    Kind::home_files(home)
+}
+
 /// One credential of the plan: where it was found and what it becomes.
 struct Item {
     file: Option<PathBuf>,

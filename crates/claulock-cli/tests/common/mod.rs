@@ -35,6 +35,39 @@ pub(crate) fn expect_success(args: &[&str], out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A random alphanumeric word of `len` characters (a canary).
+pub(crate) fn random(len: usize) -> String {
+    let mut out = String::new();
+    let mut f = std::fs::File::open("/dev/urandom").expect("/dev/urandom");
+    while out.len() < len {
+        let mut bytes = [0u8; 64];
+        std::io::Read::read_exact(&mut f, &mut bytes).expect("random bytes");
+        out.extend(
+            bytes
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric())
+                .map(|b| char::from(*b)),
+        );
+    }
+    out.truncate(len);
+    out
+}
+
+/// Every file under `dir`, read whole.
+pub(crate) fn files_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, bytes));
+        }
+    }
+}
+
 /// A ClauLock home, a project and the binary, for the tests that drive
 /// `claulock hook` on recorded inputs (`tests/hook_inputs/`).
 pub(crate) struct HookEnv {
