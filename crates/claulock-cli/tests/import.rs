@@ -270,8 +270,7 @@ fn every_kind_of_file_is_imported_and_left_without_any_form_of_a_value() {
 
     args.push("--yes");
     let out = lab.claulock(&args, "");
-    let mut printed = out.stdout.clone();
-    printed.extend_from_slice(&out.stderr);
+    let printed = common::printed(&out);
     assert!(
         out.status.success(),
         "import failed (exit {:?})",
@@ -367,8 +366,7 @@ fn every_kind_of_file_is_imported_and_left_without_any_form_of_a_value() {
         &["exec", "--env-file", "npm.env", "--", "npm", "whoami"],
         "",
     );
-    let mut printed = whoami.stdout.clone();
-    printed.extend_from_slice(&whoami.stderr);
+    let printed = common::printed(&whoami);
     assert_eq!(leaked(&printed, &c), None, "npm's output holds a value");
     assert!(
         whoami.status.success()
@@ -416,8 +414,7 @@ fn doctor_finds_a_committed_value_and_an_exported_one() {
         .env("OLD_DEPLOY_TOKEN", &value)
         .output()
         .unwrap();
-    let mut printed = out.stdout.clone();
-    printed.extend_from_slice(&out.stderr);
+    let printed = common::printed(&out);
     assert_eq!(
         find_leak(&printed, value.as_bytes()),
         None,
@@ -486,8 +483,7 @@ fn env_files_deliver_their_placeholders_to_one_program() {
         ],
         "",
     );
-    let mut printed = out.stdout.clone();
-    printed.extend_from_slice(&out.stderr);
+    let printed = common::printed(&out);
     assert_eq!(
         find_leak(&printed, value.as_bytes()),
         None,
@@ -531,8 +527,7 @@ fn import_env_takes_credential_shaped_variables() {
         .env("EDITOR", "vim")
         .output()
         .unwrap();
-    let mut printed = out.stdout.clone();
-    printed.extend_from_slice(&out.stderr);
+    let printed = common::printed(&out);
     assert_eq!(
         find_leak(&printed, value.as_bytes()),
         None,

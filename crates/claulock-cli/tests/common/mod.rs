@@ -53,6 +53,13 @@ pub(crate) fn random(len: usize) -> String {
     out
 }
 
+/// Everything a run printed: its stdout, then its stderr.
+pub(crate) fn printed(out: &Output) -> Vec<u8> {
+    let mut bytes = out.stdout.clone();
+    bytes.extend_from_slice(&out.stderr);
+    bytes
+}
+
 /// Every file under `dir`, read whole.
 pub(crate) fn files_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, Vec<u8>)>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
