@@ -429,6 +429,19 @@ fn simple(c: &SimpleCommand, depth: usize) -> FileUse {
         if ARCHIVERS.contains(&program) {
             u.reencoder.get_or_insert_with(|| program.to_owned());
             u.recursive = true;
+            // `tar -C DIR`: the files named after it are DIR's.
+            for (k, a) in args.iter().enumerate() {
+                match a {
+                    Some("-C" | "--directory") => match args_words.get(k + 1) {
+                        Some(ShellWord::Literal { pattern, .. }) => u.dirs.push(pattern.clone()),
+                        _ => u.unknown = true,
+                    },
+                    Some(a) if a.starts_with("--directory=") => {
+                        u.dirs.push(a["--directory=".len()..].to_owned());
+                    }
+                    _ => {}
+                }
+            }
         }
         for (names, long, letter) in OPTION_SLICERS {
             if names.contains(&program) && has_option(args, Some(*letter), long) {
