@@ -389,19 +389,32 @@ impl Agent {
                 self.audit_caught(&caught, &caller);
                 Ok(Reply::ScrubbedJson { value, caught })
             }
-            Request::Scan { paths, files_only } => {
+            Request::Scan {
+                paths,
+                files_only,
+                report_unscanned,
+            } => {
                 let Some(s) = self.scrubber()? else {
                     return Ok(Reply::Findings(Vec::new()));
                 };
-                Ok(Reply::Findings(
-                    guard::scan(&s, &paths, files_only)
-                        .into_iter()
-                        .map(|(path, secrets)| Finding {
-                            path: path.display().to_string(),
-                            secrets: secrets.into_iter().collect(),
-                        })
-                        .collect(),
-                ))
+                let scan = guard::scan(&s, &paths, files_only);
+                let mut found: Vec<Finding> = scan
+                    .found
+                    .into_iter()
+                    .map(|(path, secrets)| Finding {
+                        path: path.display().to_string(),
+                        secrets: secrets.into_iter().collect(),
+                        unscanned: None,
+                    })
+                    .collect();
+                if report_unscanned {
+                    found.extend(scan.unscanned.into_iter().map(|(path, why)| Finding {
+                        path: path.display().to_string(),
+                        secrets: Vec::new(),
+                        unscanned: Some(why),
+                    }));
+                }
+                Ok(Reply::Findings(found))
             }
             Request::Sweep { paths, extra } => self.sweep(&paths, &extra),
             Request::Pipe { .. } => Err(Error::invalid(

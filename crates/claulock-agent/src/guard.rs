@@ -78,27 +78,57 @@ pub(crate) fn wire(caught: Vec<Catch>) -> Vec<claulock_proto::Caught> {
         .collect()
 }
 
-/// The files under `paths` that hold a value, with the secrets they hold.
-/// Stops early (returning what it found) past the scan limits.
-pub(crate) fn scan(
-    s: &Scrubber,
-    paths: &[String],
-    files_only: bool,
-) -> BTreeMap<PathBuf, BTreeSet<String>> {
+/// What a scan found: the files that hold a value, and the paths it could
+/// not read to the end.
+#[derive(Debug, Default)]
+pub(crate) struct Scan {
+    /// Each file that holds a value, with the secrets it holds.
+    pub found: BTreeMap<PathBuf, BTreeSet<String>>,
+    /// Each path not scanned to the end, and why.
+    pub unscanned: Vec<(PathBuf, String)>,
+}
+
+/// The files under `paths` that hold a value, with the secrets they hold,
+/// and the paths it skipped: a file larger than [`SCAN_MAX_FILE_BYTES`], one
+/// that cannot be read, and everything left when the limits ran out. A
+/// path that does not exist, a directory with `files_only`, and special
+/// files (a FIFO would block) are neither.
+pub(crate) fn scan(s: &Scrubber, paths: &[String], files_only: bool) -> Scan {
     let started = Instant::now();
-    let mut found = BTreeMap::new();
+    let mut scan = Scan::default();
     let mut files = 0usize;
     let mut todo: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
     while let Some(p) = todo.pop() {
         if files >= SCAN_MAX_FILES || started.elapsed() > SCAN_BUDGET {
+            let why = format!(
+                "the scan stopped at its limits ({SCAN_MAX_FILES} files, {} s)",
+                SCAN_BUDGET.as_secs_f32()
+            );
+            scan.unscanned.push((p, why.clone()));
+            scan.unscanned.extend(
+                std::mem::take(&mut todo)
+                    .into_iter()
+                    .map(|p| (p, why.clone())),
+            );
             break;
         }
-        let Ok(meta) = std::fs::metadata(&p) else {
-            continue;
+        let meta = match std::fs::metadata(&p) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                scan.unscanned
+                    .push((p, format!("cannot be read ({})", e.kind())));
+                continue;
+            }
         };
         if meta.is_dir() && !files_only {
-            let Ok(entries) = std::fs::read_dir(&p) else {
-                continue;
+            let entries = match std::fs::read_dir(&p) {
+                Ok(e) => e,
+                Err(e) => {
+                    scan.unscanned
+                        .push((p, format!("cannot be listed ({})", e.kind())));
+                    continue;
+                }
             };
             for e in entries.flatten() {
                 let skip = e
@@ -111,27 +141,44 @@ pub(crate) fn scan(
                     todo.push(e.path());
                 }
             }
-        } else if meta.is_file() && meta.len() <= SCAN_MAX_FILE_BYTES {
+        } else if meta.is_file() {
+            if meta.len() > SCAN_MAX_FILE_BYTES {
+                let why = format!("it is larger than {} MiB", SCAN_MAX_FILE_BYTES >> 20);
+                scan.unscanned.push((p, why));
+                continue;
+            }
             files += 1;
-            let secrets = scan_file(s, &p);
+            let (secrets, error) = scan_file(s, &p);
+            if let Some(e) = error {
+                scan.unscanned
+                    .push((p.clone(), format!("cannot be read ({e})")));
+            }
             if !secrets.is_empty() {
-                found.insert(p, secrets);
+                scan.found.insert(p, secrets);
             }
         }
     }
-    found
+    scan
 }
 
-fn scan_file(s: &Scrubber, path: &Path) -> BTreeSet<String> {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return BTreeSet::new();
+/// The secrets `path` holds, and the error that stopped its reading.
+fn scan_file(s: &Scrubber, path: &Path) -> (BTreeSet<String>, Option<std::io::ErrorKind>) {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (BTreeSet::new(), Some(e.kind())),
     };
     let mut stream = s.stream();
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
     let mut out = Zeroizing::new(Vec::new());
+    let mut error = None;
     loop {
         match f.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                error = Some(e.kind());
+                break;
+            }
             Ok(n) => {
                 out.clear();
                 stream.feed(&buf[..n], &mut out);
@@ -140,5 +187,8 @@ fn scan_file(s: &Scrubber, path: &Path) -> BTreeSet<String> {
     }
     out.clear();
     stream.finish(&mut out);
-    stream.stats().into_iter().map(|c| c.secret).collect()
+    (
+        stream.stats().into_iter().map(|c| c.secret).collect(),
+        error,
+    )
 }

@@ -807,6 +807,7 @@ fn scrub_scan_and_sweep_answer_names_and_redactions_only() {
             with_both.display().to_string(),
         ],
         files_only: true,
+        report_unscanned: false,
     }) {
         Ok(Reply::Findings(found)) => {
             assert_eq!(found.len(), 1, "{found:?}");
@@ -817,6 +818,7 @@ fn scrub_scan_and_sweep_answer_names_and_redactions_only() {
     match f.ask(Request::Scan {
         paths: vec![scan_dir.display().to_string()],
         files_only: false,
+        report_unscanned: false,
     }) {
         Ok(Reply::Findings(mut found)) => {
             found.sort_by(|x, y| x.path.cmp(&y.path));
@@ -1122,6 +1124,7 @@ fn after_lock_every_request_answers_locked() {
             Request::Scan {
                 paths: vec![work.clone()],
                 files_only: false,
+                report_unscanned: false,
             },
             Peer::client(),
         ),

@@ -146,6 +146,7 @@ fn answer(hook: Hook, input: &HookInput, home: &Home, guarded: bool) -> anyhow::
         guarded,
         exe: &exe.display().to_string(),
         run_dir: &run_dir.display().to_string(),
+        workspace: &workspace::Host,
     };
     Ok(claude::answer(input, guard.verdict(&event)?))
 }
@@ -190,4 +191,171 @@ fn ensure_run_dir(dir: &std::path::Path) -> anyhow::Result<()> {
             .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     Ok(())
+}
+
+/// The file system as the file guard sees it (see
+/// [`claulock_runtime::Workspace`]). It runs in the hook, which holds no
+/// value: a blob git prints is sent to the agent's scrubber, which answers
+/// with names only.
+mod workspace {
+    use std::io::{Read, Write};
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+
+    /// The most file-version bytes of a repository the guard reads to check
+    /// a git command that re-encodes (past it the command is refused).
+    const GIT_BUDGET: u64 = 32 << 20;
+
+    pub(super) struct Host;
+
+    impl claulock_runtime::Workspace for Host {
+        fn entries(&self, dir: &Path) -> Option<Vec<(String, bool)>> {
+            let entries = std::fs::read_dir(dir).ok()?;
+            Some(
+                entries
+                    .flatten()
+                    .map(|e| {
+                        let is_dir = std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir());
+                        (e.file_name().to_string_lossy().into_owned(), is_dir)
+                    })
+                    .collect(),
+            )
+        }
+
+        fn resolve(&self, path: &Path) -> Option<PathBuf> {
+            std::fs::canonicalize(path).ok()
+        }
+
+        fn home(&self) -> Option<PathBuf> {
+            std::env::var_os("HOME").map(PathBuf::from)
+        }
+
+        fn project_root(&self, dir: &Path) -> Option<PathBuf> {
+            claulock_agent::project::root(dir)
+        }
+
+        fn git_contents(
+            &self,
+            cwd: &Path,
+            repo: &[String],
+            objects: &[String],
+        ) -> Result<Vec<Vec<u8>>, String> {
+            if objects.iter().any(|o| o.contains('\n')) {
+                return Err("an object name holds a line break".into());
+            }
+            let mut blobs: Vec<String> = Vec::new();
+            let mut everything = objects.is_empty();
+            if !everything {
+                let listing = git(cwd, repo, &["cat-file", CHECK], &objects.join("\n"))?;
+                for line in String::from_utf8_lossy(&listing).lines() {
+                    match line.split(' ').collect::<Vec<_>>().as_slice() {
+                        [id, "blob", _] => blobs.push((*id).to_owned()),
+                        [_, "missing"] | [_, "ambiguous"] => {}
+                        // A commit, a tree, a tag: what it shows is any of
+                        // its files.
+                        _ => everything = true,
+                    }
+                }
+            }
+            if everything {
+                blobs.clear();
+                let listing = git(cwd, repo, &["cat-file", "--batch-all-objects", CHECK], "")?;
+                let mut total = 0u64;
+                for line in String::from_utf8_lossy(&listing).lines() {
+                    if let [id, "blob", size] = line.split(' ').collect::<Vec<_>>().as_slice() {
+                        total += size.parse::<u64>().unwrap_or(u64::MAX);
+                        blobs.push((*id).to_owned());
+                    }
+                }
+                if total > GIT_BUDGET {
+                    return Err(format!(
+                        "the repository holds {} MiB of file versions, more than the {} MiB \
+                         ClauLock reads to check a command",
+                        total >> 20,
+                        GIT_BUDGET >> 20
+                    ));
+                }
+            }
+            if blobs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let out = git(cwd, repo, &["cat-file", "--batch"], &blobs.join("\n"))?;
+            parse_batch(&out)
+        }
+    }
+
+    const CHECK: &str = "--batch-check=%(objectname) %(objecttype) %(objectsize)";
+
+    /// `git REPO… ARGS` in `cwd` with `input` on stdin: its stdout, at most
+    /// a little over [`GIT_BUDGET`]. No repository (or no git) is an empty
+    /// answer: the model's command fails the same way. The repository's
+    /// configuration cannot start a program here (`cat-file` runs no
+    /// pager, hook, textconv or fsmonitor; fsmonitor is turned off anyway).
+    fn git(cwd: &Path, repo: &[String], args: &[&str], input: &str) -> Result<Vec<u8>, String> {
+        let mut child = match Command::new("git")
+            .current_dir(cwd)
+            .args(["-c", "core.fsmonitor=false", "--no-pager"])
+            .args(repo)
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env_remove("GIT_EXTERNAL_DIFF")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(_) => return Ok(Vec::new()),
+        };
+        let mut stdin = child.stdin.take();
+        let input = input.to_owned();
+        // Written from a thread: git answers while it reads.
+        let writer = std::thread::spawn(move || {
+            if let Some(s) = stdin.as_mut() {
+                let _ = s.write_all(input.as_bytes());
+                let _ = s.write_all(b"\n");
+            }
+        });
+        let mut out = Vec::new();
+        let limit = GIT_BUDGET + (8 << 20);
+        if let Some(stdout) = child.stdout.take() {
+            let _ = stdout.take(limit + 1).read_to_end(&mut out);
+        }
+        let _ = child.kill();
+        let status = child.wait();
+        let _ = writer.join();
+        if out.len() as u64 > limit {
+            return Err("git printed more than ClauLock reads to check a command".into());
+        }
+        if !status.is_ok_and(|s| s.success()) && out.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(out)
+    }
+
+    /// The contents in `git cat-file --batch` output.
+    fn parse_batch(out: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+        let mut blobs = Vec::new();
+        let mut rest = out;
+        while !rest.is_empty() {
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
+            rest = &rest[nl + 1..];
+            let parts: Vec<&str> = header.split(' ').collect();
+            let [_, _, size] = parts.as_slice() else {
+                continue;
+            };
+            let size: usize = size
+                .parse()
+                .map_err(|_| "git's answer could not be read".to_owned())?;
+            if rest.len() < size {
+                return Err("git's answer was cut short".into());
+            }
+            blobs.push(rest[..size].to_vec());
+            rest = rest.get(size + 1..).unwrap_or_default();
+        }
+        Ok(blobs)
+    }
 }

@@ -115,6 +115,9 @@ pub(crate) struct Word {
     pub quoted: bool,
     /// Length of the unquoted literal text the word starts with.
     pub plain_prefix: usize,
+    /// The literal text with quoting reduced to backslashes (see
+    /// [`ShellWord::Literal`]); meaningful only when [`Word::literal`] is.
+    pub escaped: String,
 }
 
 /// Stand-ins used when a word is rendered for analysis: neither can occur in
@@ -178,6 +181,8 @@ pub(crate) struct Command {
     /// The command name and its arguments.
     pub words: Vec<Word>,
     pub redirects: Vec<Redirect>,
+    /// Whether a here-document feeds its standard input.
+    pub heredoc: bool,
     /// A compound keyword that owns the words (`for`, `case`, `select`,
     /// `[[`, `((`, `coproc`, `function`).
     pub keyword: Option<&'static str>,
@@ -232,6 +237,110 @@ pub(crate) fn lex(text: &str, placeholders: &[Placeholder]) -> Result<Script, Sy
         ));
     }
     Ok(p.script)
+}
+
+/// One word of a [`SimpleCommand`], as bash sees it before brace, tilde
+/// and pathname expansion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShellWord {
+    /// A word whose text is known before the command runs.
+    Literal {
+        /// The word with quotes removed: `'a b'` is `a b`.
+        text: String,
+        /// The same text with its quoting reduced to backslashes: each
+        /// quoted or escaped character that brace, tilde or pathname
+        /// expansion would treat specially (`\ * ? [ ] { } , ~`) carries a
+        /// backslash, an unquoted one does not. `.e"*"` is `.e\*` (a file
+        /// of that name), `.e*` stays `.e*` (a glob).
+        pattern: String,
+    },
+    /// A word holding an expansion whose result only the running shell
+    /// knows (`$X`, `${X}`, `$(…)`, backticks, `$((…))`, an escape in
+    /// `$'…'`), or a placeholder.
+    Dynamic,
+}
+
+impl ShellWord {
+    /// The word's text, quotes removed (`None` when it is dynamic).
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            ShellWord::Literal { text, .. } => Some(text),
+            ShellWord::Dynamic => None,
+        }
+    }
+
+    fn of(word: &Word) -> ShellWord {
+        match word.literal() {
+            Some(text) => ShellWord::Literal {
+                text,
+                pattern: word.escaped.clone(),
+            },
+            None => ShellWord::Dynamic,
+        }
+    }
+}
+
+/// A simple command of a command line, for callers that look at the files
+/// and programs a command names (the hooks' file guard).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimpleCommand {
+    /// The command name and its arguments (assignment words before the
+    /// name are left out). A compound keyword's words (`for x in …`) are
+    /// here too.
+    pub words: Vec<ShellWord>,
+    /// Each redirection: its operator (`<`, `>`, `>>`, `<<<`, `>&`, …,
+    /// without an fd number) and its target.
+    pub redirects: Vec<(&'static str, ShellWord)>,
+    /// Whether a here-document (`<<`, `<<-`) feeds its standard input.
+    pub heredoc: bool,
+    /// The command whose standard output this one reads (an index into
+    /// the same list).
+    pub pipe_from: Option<usize>,
+}
+
+/// The simple commands of `text`, in the order they appear (a command
+/// substituted in another's word comes after the words read before it):
+/// words as bash sees them, quotes removed, each expansion known only at
+/// run time marked [`ShellWord::Dynamic`].
+///
+/// # Errors
+///
+/// When the lexer cannot read the command with certainty (the same
+/// refusals as for a command with placeholders); a caller looking for
+/// files should then assume the worst.
+///
+/// # Example
+///
+/// ```
+/// use claulock_core::shell::{simple_commands, ShellWord};
+///
+/// let cmds = simple_commands("tr a-z A-Z < .e\"\"nv | base64 $F").unwrap();
+/// assert_eq!(cmds.len(), 2);
+/// assert_eq!(cmds[0].redirects[0].1.text(), Some(".env"));
+/// assert_eq!(cmds[1].pipe_from, Some(0));
+/// assert_eq!(cmds[1].words[1], ShellWord::Dynamic);
+/// let ShellWord::Literal { pattern, .. } = &simple_commands("ls '*'.md *.rs").unwrap()[0].words[1]
+/// else { panic!() };
+/// assert_eq!(pattern, "\\*.md");
+/// ```
+pub fn simple_commands(text: &str) -> Result<Vec<SimpleCommand>, SyntaxError> {
+    let placeholders = crate::grammar::placeholders(text)
+        .map_err(|e| SyntaxError::new(e.offset(), e.to_string()))?;
+    let script = lex(text, &placeholders)?;
+    Ok(script
+        .commands
+        .iter()
+        .map(|c| SimpleCommand {
+            words: c.words.iter().map(ShellWord::of).collect(),
+            redirects: c
+                .redirects
+                .iter()
+                .map(|r| (r.op, ShellWord::of(&r.target)))
+                .collect(),
+            heredoc: c.heredoc,
+            pipe_from: c.pipe_from,
+        })
+        .collect())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -435,6 +544,7 @@ impl Parser<'_> {
                 let text = self.text[start..self.pos].to_owned();
                 let word = Word {
                     plain_prefix: text.len(),
+                    escaped: text.clone(),
                     parts: vec![Part::Lit(text)],
                     quoted: false,
                 };
@@ -691,6 +801,7 @@ impl Parser<'_> {
             return Err(SyntaxError::new(start, format!("`{op}` has no target")));
         }
         if *op == "<<" || *op == "<<-" {
+            self.script.commands[idx].heredoc = true;
             self.read_heredoc_delimiter(idx, *op == "<<-")?;
             return Ok(());
         }
@@ -887,7 +998,7 @@ impl Parser<'_> {
                         Some(b'\n') => self.pos += 1,
                         Some(n) => {
                             let len = utf8_len(n);
-                            w.lit(&self.text[self.pos..self.pos + len]);
+                            w.lit_quoted(&self.text[self.pos..self.pos + len]);
                             self.pos += len;
                             self.escape_end = self.pos;
                         }
@@ -966,7 +1077,7 @@ impl Parser<'_> {
                 }
                 Some(c) => {
                     let len = utf8_len(c);
-                    w.lit(&self.text[self.pos..self.pos + len]);
+                    w.lit_quoted(&self.text[self.pos..self.pos + len]);
                     self.pos += len;
                 }
             }
@@ -980,6 +1091,7 @@ impl Parser<'_> {
         let start = self.pos;
         let mut w = WordBuilder {
             quoted: true,
+            in_quotes: true,
             ..WordBuilder::default()
         };
         loop {
@@ -1158,10 +1270,37 @@ struct WordBuilder {
     parts: Vec<Part>,
     quoted: bool,
     plain_prefix: Option<usize>,
+    /// The literal text, quoted characters special to expansion escaped.
+    escaped: String,
+    /// Whether its literal text is all quoted (the builder of `"…"`).
+    in_quotes: bool,
 }
+
+/// Characters that brace, tilde or pathname expansion treat specially when
+/// unquoted.
+const EXPANSION_CHARS: &[char] = &['\\', '*', '?', '[', ']', '{', '}', ',', '~'];
 
 impl WordBuilder {
     fn lit(&mut self, s: &str) {
+        if self.in_quotes {
+            return self.lit_quoted(s);
+        }
+        self.escaped.push_str(s);
+        self.push_lit(s);
+    }
+
+    /// Literal text that was quoted or escaped: it expands to itself.
+    fn lit_quoted(&mut self, s: &str) {
+        for c in s.chars() {
+            if EXPANSION_CHARS.contains(&c) {
+                self.escaped.push('\\');
+            }
+            self.escaped.push(c);
+        }
+        self.push_lit(s);
+    }
+
+    fn push_lit(&mut self, s: &str) {
         if let Some(Part::Lit(t)) = self.parts.last_mut() {
             t.push_str(s);
         } else {
@@ -1198,9 +1337,10 @@ impl WordBuilder {
     }
 
     fn append(&mut self, other: WordBuilder) {
+        self.escaped.push_str(&other.escaped);
         for p in other.parts {
             match p {
-                Part::Lit(t) => self.lit(&t),
+                Part::Lit(t) => self.push_lit(&t),
                 p => self.parts.push(p),
             }
         }
@@ -1212,6 +1352,7 @@ impl WordBuilder {
             plain_prefix: self.plain_prefix.unwrap_or(0),
             parts: self.parts,
             quoted: self.quoted,
+            escaped: self.escaped,
         }
     }
 }

@@ -219,7 +219,32 @@ impl Client {
     ///
     /// As [`Client::request`].
     pub fn scan(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error> {
-        match self.request(&Request::Scan { paths, files_only })? {
+        match self.request(&Request::Scan {
+            paths,
+            files_only,
+            report_unscanned: false,
+        })? {
+            Reply::Findings(f) => Ok(f),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// As [`Client::scan`], and the paths that could not be scanned to the
+    /// end, as findings with [`Finding::unscanned`] set.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::request`].
+    pub fn scan_reporting(
+        &self,
+        paths: Vec<String>,
+        files_only: bool,
+    ) -> Result<Vec<Finding>, Error> {
+        match self.request(&Request::Scan {
+            paths,
+            files_only,
+            report_unscanned: true,
+        })? {
             Reply::Findings(f) => Ok(f),
             other => Err(unexpected(&other)),
         }

@@ -137,13 +137,19 @@ pub struct Caught {
     pub count: u64,
 }
 
-/// A file that holds a value.
+/// A file that holds a value, or (when the scan was asked to report them)
+/// a path that could not be scanned.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Its path.
     pub path: String,
     /// The secrets whose values it holds.
     pub secrets: Vec<String>,
+    /// Why it was not scanned to the end (`secrets` then names what was
+    /// found before it stopped, usually nothing): larger than the scan's
+    /// limit, unreadable, or the scan's budget ran out before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscanned: Option<String>,
 }
 
 /// What a sweep did.

@@ -134,6 +134,15 @@ pub enum Request {
         /// (the words of a command, rather than a search's root).
         #[serde(default)]
         files_only: bool,
+        /// Also answer, as findings with [`Finding::unscanned`] set, the
+        /// paths that could not be read to the end (too large, unreadable,
+        /// past the scan's limits), so a caller can fail closed. Off for
+        /// older clients, which would take such a finding for a file that
+        /// holds a value.
+        ///
+        /// [`Finding::unscanned`]: crate::Finding::unscanned
+        #[serde(default)]
+        report_unscanned: bool,
     },
     /// Redacts every value from the files under `paths`, in place. Reply:
     /// `Swept`.

@@ -12,6 +12,7 @@ use claulock_proto::{Caught, Error, Finding, Reply, Request, SecretBytes};
 use serde_json::Value;
 
 use crate::event::{Confirm, Event, ToolCall, Verdict};
+use crate::files::{self, FileUse, Named, Workspace};
 use crate::{context, prompt, shell};
 
 /// What the guard needs of the agent. [`claulock_proto::Client`]
@@ -36,6 +37,14 @@ pub trait AgentApi {
     ///
     /// The agent's.
     fn scan(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error>;
+    /// As [`AgentApi::scan`], and each path that could not be scanned to
+    /// the end, as a finding with [`Finding::unscanned`] set (the file
+    /// guard refuses what it cannot check).
+    ///
+    /// # Errors
+    ///
+    /// The agent's.
+    fn scan_reporting(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error>;
     /// Every string of `value` scrubbed (`None`: nothing caught).
     ///
     /// # Errors
@@ -73,6 +82,10 @@ impl AgentApi for claulock_proto::Client {
 
     fn scan(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error> {
         claulock_proto::Client::scan(self, paths, files_only)
+    }
+
+    fn scan_reporting(&self, paths: Vec<String>, files_only: bool) -> Result<Vec<Finding>, Error> {
+        claulock_proto::Client::scan_reporting(self, paths, files_only)
     }
 
     fn scrub_json(&self, value: &Value, caller: &str) -> Result<Option<Value>, Error> {
@@ -153,6 +166,8 @@ pub struct Guard<'a, A: AgentApi> {
     /// The private directory where `exec --cwd-out` leaves the command's
     /// final directory.
     pub run_dir: &'a str,
+    /// The file system, as the file guard asks about it.
+    pub workspace: &'a dyn Workspace,
 }
 
 impl<A: AgentApi> Guard<'_, A> {
@@ -210,9 +225,7 @@ impl<A: AgentApi> Guard<'_, A> {
             }
             // Locked or unreachable: the error denies (see `fallback`).
             self.agent.status()?;
-            if shell::transforms(command)
-                && let Some(refusal) = self.transformed_file(command, cwd)?
-            {
+            if let Some(refusal) = self.file_guard(command, cwd)? {
                 return Ok(refusal);
             }
             if !self.settings.wrap_plain_commands {
@@ -290,29 +303,120 @@ impl<A: AgentApi> Guard<'_, A> {
         })
     }
 
-    /// A refusal when a re-encoding command names a file that holds a value.
-    fn transformed_file(&self, command: &str, cwd: &str) -> Result<Option<Verdict>, Error> {
-        let cwd = std::path::Path::new(cwd);
-        let files: Vec<String> = shell::file_words(command)
-            .into_iter()
-            .map(|w| cwd.join(w).display().to_string())
-            .collect();
-        if files.is_empty() {
+    /// A refusal when a command that re-encodes, slices, archives or renders
+    /// files, or runs inline code, may read a file that holds a value, or
+    /// one ClauLock cannot check (see [`files`]).
+    fn file_guard(&self, command: &str, cwd: &str) -> Result<Option<Verdict>, Error> {
+        let usage = files::file_use(command);
+        if !usage.needs_check() {
             return Ok(None);
         }
-        // The command's words that name files (a directory word such as
-        // `..` is a search root, not a file this command re-encodes).
-        let (files, secrets) = findings(&self.agent.scan(files, true)?);
-        let Some(first) = files.first() else {
-            return Ok(None);
+        let ws = self.workspace;
+        let cwd = std::path::Path::new(cwd);
+        let targets = files::expand(&usage, cwd, ws);
+        let mut named = targets.named;
+        if targets.unknown || usage.inline_code.is_some() {
+            named.extend(files::files_of(cwd, ws));
+        }
+        if usage.inline_code.is_some()
+            && let Some(root) = ws.project_root(cwd)
+            && root != cwd
+        {
+            named.extend(files::files_of(&root, ws));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        named.retain(|n| seen.insert(n.path.clone()));
+        let paths: Vec<String> = named.iter().map(|n| n.path.display().to_string()).collect();
+        // Directories are searched only for an archiver, which reads them
+        // whole; for another program a directory word is not a file it reads.
+        let found = if paths.is_empty() {
+            Vec::new()
+        } else {
+            self.agent.scan_reporting(paths, !usage.recursive)?
         };
-        Ok(Some(deny(format!(
-            "ClauLock refused this command (nothing ran): it re-encodes {first}, which holds the \
-             value of {}, and the output could carry it in a form that cannot be scrubbed. To use \
-             the secret, write its placeholder ({}) in the command that needs it.",
-            secrets.join(", "),
-            placeholders(&secrets)
-        ))))
+        let (holding, secrets) = findings(&found);
+        if let Some(first) = holding.first() {
+            return Ok(Some(deny(file_refusal(
+                &usage,
+                &shown(&named, first),
+                first,
+                &secrets,
+            ))));
+        }
+        for read in &usage.git {
+            if read.objects.is_empty()
+                && let Some(root) = ws.project_root(cwd)
+            {
+                // `git diff` prints the work tree's changes too.
+                let tree = self
+                    .agent
+                    .scan_reporting(vec![root.display().to_string()], false)?;
+                if let Some(f) = tree.iter().find(|f| !f.secrets.is_empty()) {
+                    return Ok(Some(deny(file_refusal(
+                        &usage, &f.path, &f.path, &f.secrets,
+                    ))));
+                }
+                if let Some(f) = tree.iter().find(|f| f.unscanned.is_some()) {
+                    return Ok(Some(deny(format!(
+                        "ClauLock refused this command (nothing ran): it re-encodes what git \
+                         prints of the work tree, and ClauLock could not check {} for secret \
+                         values ({}).",
+                        f.path,
+                        f.unscanned.as_deref().unwrap_or("unknown reason")
+                    ))));
+                }
+            }
+            let blobs = match ws.git_contents(cwd, &read.repo, &read.objects) {
+                Ok(b) => b,
+                Err(why) => {
+                    return Ok(Some(deny(format!(
+                        "ClauLock refused this command (nothing ran): it re-encodes what git \
+                         prints from the repository, and ClauLock could not check that for \
+                         secret values ({why})."
+                    ))));
+                }
+            };
+            let mut secrets: Vec<String> = Vec::new();
+            for chunk in chunks(&blobs) {
+                for c in self
+                    .agent
+                    .scrub(&String::from_utf8_lossy(&chunk), "hook:git")?
+                {
+                    if !secrets.contains(&c.secret) {
+                        secrets.push(c.secret);
+                    }
+                }
+            }
+            if !secrets.is_empty() {
+                let what = if read.objects.is_empty() {
+                    "the repository's history".to_owned()
+                } else {
+                    read.objects.join(", ")
+                };
+                return Ok(Some(deny(format!(
+                    "ClauLock refused this command (nothing ran): it re-encodes what git prints \
+                     of {what}, which holds the value of {}, and the output could carry it in a \
+                     form that cannot be scrubbed. A value committed to git is readable by \
+                     anyone with the repository: ask the user to change it at its issuer and \
+                     `claulock rotate` it; `claulock doctor` shows where it is. To use the \
+                     secret, write its placeholder ({}) in the command that needs it.",
+                    secrets.join(", "),
+                    placeholders(&secrets)
+                ))));
+            }
+        }
+        if let Some(f) = found.iter().find(|f| f.unscanned.is_some()) {
+            return Ok(Some(deny(format!(
+                "ClauLock refused this command (nothing ran): {} {}, which ClauLock could not \
+                 check for secret values ({}). A file it cannot check is not re-encoded, \
+                 archived or rendered, and inline code does not run beside it. If it holds no \
+                 secret, ask the user to run the command in a terminal.",
+                action(&usage),
+                shown(&named, &f.path),
+                f.unscanned.as_deref().unwrap_or("unknown reason"),
+            ))));
+        }
+        Ok(None)
     }
 
     fn read(&self, tool: &str, path: &str, cwd: Option<&str>) -> Result<Verdict, Error> {
@@ -381,12 +485,25 @@ impl<A: AgentApi> Guard<'_, A> {
         Ok(Verdict::Pass)
     }
 
-    /// Sweeps the session's transcript (and redacts `extra` in it).
+    /// Sweeps the session's transcript and the files Claude Code keeps
+    /// beside it (and redacts `extra` in them).
     fn sweep(&self, transcript: Option<&str>, extra: Vec<SecretBytes>) {
         if let Some(path) = transcript {
-            let _ = self.agent.sweep(vec![path.to_owned()], extra);
+            let _ = self.agent.sweep(session_files(path), extra);
         }
     }
+}
+
+/// A session's transcript and the directory beside it where Claude Code
+/// keeps its large tool outputs and its subagents' transcripts
+/// (`PROJECT/SESSION.jsonl` and `PROJECT/SESSION/`: `tool-results/`,
+/// `subagents/`; so Claude Code 2.1.328 names them).
+fn session_files(transcript: &str) -> Vec<String> {
+    let mut paths = vec![transcript.to_owned()];
+    if let Some(dir) = transcript.strip_suffix(".jsonl") {
+        paths.push(dir.to_owned());
+    }
+    paths
 }
 
 /// The verdict when the guard cannot do its work. With a vault: deny a
@@ -456,11 +573,12 @@ fn placeholders(secrets: &[String]) -> String {
         .join(", ")
 }
 
-/// The files and the secrets (each once) of a scan.
+/// The files that hold a value and the secrets (each once) of a scan
+/// (paths it could not scan are left out).
 fn findings(found: &[Finding]) -> (Vec<String>, Vec<String>) {
     let mut secrets: Vec<String> = Vec::new();
     let mut files: Vec<String> = Vec::new();
-    for f in found {
+    for f in found.iter().filter(|f| !f.secrets.is_empty()) {
         files.push(f.path.clone());
         for s in &f.secrets {
             if !secrets.contains(s) {
@@ -469,6 +587,66 @@ fn findings(found: &[Finding]) -> (Vec<String>, Vec<String>) {
         }
     }
     (files, secrets)
+}
+
+/// A path as the model named it: the word it wrote, and the file it
+/// resolved to when that differs (a link, a glob, `..`).
+fn shown(named: &[Named], path: &str) -> String {
+    match named.iter().find(|n| n.path.display().to_string() == path) {
+        Some(n) if n.word != path => format!("{} ({path})", n.word),
+        _ => path.to_owned(),
+    }
+}
+
+/// What the command does to a file, for a refusal.
+fn action(u: &FileUse) -> String {
+    if let Some(r) = &u.renderer {
+        format!("`{r}` renders")
+    } else if let Some(i) = &u.inline_code {
+        format!("it runs inline code (`{i}`) beside")
+    } else {
+        format!(
+            "it re-encodes (with `{}`)",
+            u.reencoder.as_deref().unwrap_or("?")
+        )
+    }
+}
+
+/// The refusal when a command would read `file`, which holds `secrets`.
+fn file_refusal(u: &FileUse, shown: &str, file: &str, secrets: &[String]) -> String {
+    let list = secrets.join(", ");
+    let why = if u.renderer.is_some() {
+        "into an image or a document, and a read of that cannot be scrubbed"
+    } else if u.inline_code.is_some() {
+        "and such code can print it in a form that cannot be scrubbed"
+    } else {
+        "and the output could carry it in a form that cannot be scrubbed"
+    };
+    format!(
+        "ClauLock refused this command (nothing ran): {} {shown}, which holds the value of \
+         {list}, {why}. A value in a file the model can read is not protected: ask the user to \
+         move it into the vault by running `claulock import --rewrite {file}` in a terminal. To \
+         use the secret, write its placeholder ({}) in the command that needs it.",
+        action(u),
+        placeholders(secrets)
+    )
+}
+
+/// Blobs joined into requests of a few MiB (a blob is never split: a value
+/// inside it stays whole).
+fn chunks(blobs: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    const CHUNK: usize = 4 << 20;
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    for b in blobs {
+        match out.last_mut() {
+            Some(last) if last.len() + b.len() < CHUNK => {
+                last.push(b'\n');
+                last.extend_from_slice(b);
+            }
+            _ => out.push(b.clone()),
+        }
+    }
+    out
 }
 
 /// The reason given to the model when a read is refused.

@@ -13,7 +13,10 @@
 //! It reads no file, environment or clock and starts no process: the
 //! agent's questions go through the [`AgentApi`] the caller gives it
 //! (`claulock_proto::Client` implements it), and values never pass through
-//! it; settings are parsed by the caller ([`Settings`] is their shape).
+//! it; the file guard's questions about the file system (a directory's
+//! names, a link's target, what git would print) through the
+//! [`Workspace`] it gives; settings are parsed by the caller ([`Settings`]
+//! is their shape).
 //!
 //! # Fail closed
 //!
@@ -34,11 +37,13 @@
 
 pub mod context;
 mod event;
+pub mod files;
 pub mod guard;
 pub mod prompt;
 pub mod shell;
 
 pub use event::{Confirm, Event, ToolCall, Verdict};
+pub use files::Workspace;
 pub use guard::{
     AgentApi, Guard, PlaceholderPermission, Settings, fallback, read_refusal, with_reason,
 };

@@ -1,6 +1,6 @@
-//! Shell commands as the guard reads them: placeholders, re-encoders and
-//! the files they name, and the rewrite that runs a command through
-//! `claulock exec`.
+//! Shell commands as the guard reads them: placeholders, and the rewrite
+//! that runs a command through `claulock exec` (the files a command
+//! re-encodes are [`crate::files`]' concern).
 //!
 //! The rewrite runs the model's command, unchanged, as the argument of
 //! `claulock exec -c`, so the values reach only the programs that need
@@ -59,56 +59,9 @@ pub fn wrap(exe: &str, command: &str, run_dir: &str) -> String {
     )
 }
 
-/// Whether a command runs a program that re-encodes what it reads (`od`,
-/// `xxd`, `rev`, `base64`, `tr`, ...) or an interpreter: such output can
-/// hold a file's secret in a form no scrubber recognises, so the hook
-/// refuses it on a file that holds a value (`cat .env` stays allowed and
-/// is scrubbed).
-pub fn transforms(command: &str) -> bool {
-    words(command).iter().any(|w| {
-        let base = w.rsplit('/').next().unwrap_or(w);
-        claulock_core::programs::ENCODERS.contains(&base)
-            || claulock_core::programs::INTERPRETERS
-                .iter()
-                .any(|(name, _)| *name == base)
-    })
-}
-
-/// The words of a command that could name a file (no options, no
-/// expansions), quotes removed. A plain split, not a parse: it only picks
-/// candidates for a scan, and a file it misses is still scrubbed.
-pub fn file_words(command: &str) -> Vec<String> {
-    words(command)
-        .into_iter()
-        .filter(|w| !w.starts_with('-') && !w.contains(['$', '*', '?', '`', '=']))
-        .collect()
-}
-
-fn words(command: &str) -> Vec<String> {
-    command
-        .split(|c: char| c.is_whitespace() || ";|&<>()".contains(c))
-        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn transforming_commands_and_their_files() {
-        assert!(transforms("od -c ../.env | head -3"));
-        assert!(transforms("/usr/bin/xxd .env"));
-        assert!(transforms("python3 -c 'print(1)' x"));
-        assert!(!transforms("cat .env"));
-        assert!(!transforms("docker compose --env-file .env up"));
-        assert_eq!(
-            file_words("od -c '../.env' | head -3"),
-            ["od", "../.env", "head"]
-        );
-    }
 
     #[test]
     fn quoting_survives_single_quotes() {
