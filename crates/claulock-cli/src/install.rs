@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 
 use claulock_agent::Home;
 use claulock_hooks::settings::{
-    HOOKS, MCP_NAME, SandboxPaths, add_mcp, add_ours, add_sandbox, approve_project_mcp, is_ours,
-    remove_mcp, remove_ours,
+    HOOKS, Invocation, MCP_NAME, SandboxPaths, add_mcp, add_ours, add_sandbox, approve_project_mcp,
+    is_ours, remove_mcp, remove_ours,
 };
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -72,25 +72,97 @@ fn read_settings(path: &Path) -> anyhow::Result<Map<String, Value>> {
     }
 }
 
-/// Backs the old file up (`.claulock.bak`) and writes the new one
-/// atomically.
-fn write_settings(path: &Path, settings: &Map<String, Value>) -> anyhow::Result<()> {
+/// Writes the settings atomically, keeping the file's mode (a new file is
+/// private: `mode_if_new`). No backup is left behind: the write replaces
+/// the file whole or not at all, and keeps everything that is not
+/// ClauLock's as it was. A file that ends up empty, `{}`, is removed
+/// instead (ClauLock made it, or nothing of the user's is left in it).
+fn write_settings(
+    path: &Path,
+    settings: &Map<String, Value>,
+    mode_if_new: u32,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if settings.is_empty() {
+        return match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("cannot remove {}", path.display()))
+            }
+            _ => Ok(()),
+        };
+    }
     let dir = path.parent().context("settings path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    if path.exists() {
-        let backup = path.with_extension("json.claulock.bak");
-        std::fs::copy(path, &backup)
-            .with_context(|| format!("cannot back up to {}", backup.display()))?;
-    }
+    let mode = std::fs::metadata(path).map_or(mode_if_new, |m| m.permissions().mode() & 0o7777);
     let mut text = serde_json::to_string_pretty(settings)?;
     text.push('\n');
     let tmp = path.with_extension("json.claulock.tmp");
-    let mut f =
-        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("cannot write {}", tmp.display()))?;
+    let written = (|| -> std::io::Result<()> {
+        f.write_all(text.as_bytes())?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("cannot replace {}", path.display()))
+}
+
+/// How the hooks and the MCP server will call this binary. User scope
+/// records `CLAULOCK_HOME` (and `CLAULOCK_SOCKET`) when they are set, so a
+/// Claude Code started from another shell finds the same vault; a
+/// project's settings are shared, so there they are only warned about.
+fn invocation(scope: Scope) -> anyhow::Result<Invocation> {
+    let exe = std::env::current_exe().context("cannot find the claulock executable")?;
+    if let Some(why) = fragile_binary(&exe) {
+        let _ = writeln!(
+            std::io::stderr(),
+            "claulock: WARNING: the hooks will call {}, {why}: if it goes away, Claude Code runs every command unprotected (a hook it cannot start does not stop a tool). Install the binary where it stays (`cargo install --locked --path crates/claulock-cli`) and run `claulock install` again from there.",
+            exe.display()
+        );
+    }
+    let mut env = Vec::new();
+    for var in ["CLAULOCK_HOME", "CLAULOCK_SOCKET"] {
+        let Some(value) = std::env::var_os(var) else {
+            continue;
+        };
+        let path = PathBuf::from(&value);
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        match scope {
+            Scope::User => env.push((var.to_owned(), path.display().to_string())),
+            Scope::Project => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "claulock: warning: {var} is set ({}), but a project's settings are shared and do not record it: start Claude Code with the same {var}, or use `--scope user`",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(Invocation {
+        exe: exe.display().to_string(),
+        env,
+    })
+}
+
+/// Why calling `exe` from Claude Code's settings would break by itself
+/// (`None`: it would not): a build directory that `cargo clean` empties.
+fn fragile_binary(exe: &Path) -> Option<&'static str> {
+    let parts: Vec<_> = exe.components().map(|c| c.as_os_str()).collect();
+    parts
+        .windows(2)
+        .any(|w| w[0] == "target" && (w[1] == "debug" || w[1] == "release"))
+        .then_some(
+            "inside a cargo target directory (`cargo clean` or moving the checkout deletes it)",
+        )
 }
 
 /// What the sandbox must hide and let through: `CLAULOCK_HOME` but for
@@ -159,7 +231,8 @@ fn escape_sockets() -> Vec<String> {
 }
 
 pub(crate) fn install(scope: Scope, sandbox: bool) -> anyhow::Result<ExitCode> {
-    let exe = std::env::current_exe().context("cannot find the claulock executable")?;
+    let invocation = invocation(scope)?;
+    let exe = PathBuf::from(&invocation.exe);
     let path = settings_path(scope)?;
     let mut settings = read_settings(&path)?;
     let sandboxed = if sandbox {
@@ -175,7 +248,7 @@ pub(crate) fn install(scope: Scope, sandbox: bool) -> anyhow::Result<ExitCode> {
         None
     };
     let replaced = remove_ours(&mut settings);
-    add_ours(&mut settings, &exe.display().to_string()).map_err(|e| {
+    add_ours(&mut settings, &invocation).map_err(|e| {
         anyhow::anyhow!(
             "{e} in {}; fix it by hand, nothing was changed",
             path.display()
@@ -186,14 +259,14 @@ pub(crate) fn install(scope: Scope, sandbox: bool) -> anyhow::Result<ExitCode> {
     }
     let mcp_path = mcp_config_path(scope)?;
     let mut mcp = read_settings(&mcp_path)?;
-    add_mcp(&mut mcp, &exe.display().to_string()).map_err(|e| {
+    add_mcp(&mut mcp, &invocation).map_err(|e| {
         anyhow::anyhow!(
             "{e} in {}; fix it by hand, nothing was changed",
             mcp_path.display()
         )
     })?;
-    write_settings(&path, &settings)?;
-    write_settings(&mcp_path, &mcp)?;
+    write_settings(&path, &settings, new_file_mode(scope))?;
+    write_settings(&mcp_path, &mcp, new_file_mode(scope))?;
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -249,13 +322,8 @@ pub(crate) fn uninstall(scope: Scope) -> anyhow::Result<ExitCode> {
     let mut mcp = read_settings(&mcp_path)?;
     let mut out = std::io::stdout().lock();
     if remove_mcp(&mut mcp) {
-        // A `.mcp.json` that held only ClauLock goes away with it.
-        if mcp.is_empty() && matches!(scope, Scope::Project) {
-            std::fs::remove_file(&mcp_path)
-                .with_context(|| format!("cannot remove {}", mcp_path.display()))?;
-        } else {
-            write_settings(&mcp_path, &mcp)?;
-        }
+        // A file that held only ClauLock goes away with it.
+        write_settings(&mcp_path, &mcp, new_file_mode(scope))?;
         writeln!(
             out,
             "removed the MCP server `{MCP_NAME}` from {}",
@@ -270,13 +338,22 @@ pub(crate) fn uninstall(scope: Scope) -> anyhow::Result<ExitCode> {
         )?;
         return Ok(ExitCode::SUCCESS);
     }
-    write_settings(&path, &settings)?;
+    write_settings(&path, &settings, new_file_mode(scope))?;
     writeln!(
         out,
         "removed {removed} ClauLock hook(s) from {}",
         path.display()
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The mode of a settings file install creates: the user's are private
+/// (Claude Code keeps its own files 0600), a project's are committed.
+fn new_file_mode(scope: Scope) -> u32 {
+    match scope {
+        Scope::User => 0o600,
+        Scope::Project => 0o644,
+    }
 }
 
 /// One doctor finding.
@@ -403,15 +480,26 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
             },
         );
         for c in &commands {
-            let bin = c
-                .rsplit_once(" hook ")
-                .map_or("", |(b, _)| b)
-                .trim_matches('\'');
-            let runs = Path::new(bin).is_file() || which(bin).is_some();
+            // The program the shell runs (after any `CLAULOCK_HOME=…`).
+            let bin = claulock_core::shell::simple_commands(c)
+                .ok()
+                .and_then(|cmds| cmds.into_iter().next())
+                .and_then(|cmd| cmd.words.first().and_then(|w| w.text().map(str::to_owned)))
+                .unwrap_or_default();
+            let runs = Path::new(&bin).is_file() || which(&bin).is_some();
             if !runs {
                 check(
                     false,
                     format!("hook command `{c}`: {bin} not found: run `claulock install` again"),
+                );
+                break;
+            }
+            if let Some(why) = fragile_binary(Path::new(&bin)) {
+                check(
+                    false,
+                    format!(
+                        "the hooks call {bin}, {why}: install the binary where it stays (`cargo install --locked --path crates/claulock-cli`) and run `claulock install` again"
+                    ),
                 );
                 break;
             }

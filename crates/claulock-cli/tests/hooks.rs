@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -370,7 +371,16 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     let original = "{\n  \"permissions\": {\n    \"allow\": [\"Bash(npm test:*)\"]\n  },\n  \"hooks\": {\n    \"Stop\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"notify.sh\"}]}]\n  },\n  \"model\": \"x\"\n}\n";
     std::fs::write(&settings, original).unwrap();
-    e.ok(&["install", "--scope", "project"], "");
+    std::fs::set_permissions(&settings, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let first = e.cmd(&["install", "--scope", "project"]).output().unwrap();
+    assert!(first.status.success());
+    // The test's binary lives in a cargo target directory: install says
+    // loudly that the hooks break with it.
+    assert!(
+        String::from_utf8_lossy(&first.stderr).contains("inside a cargo target directory"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
     let once = std::fs::read_to_string(&settings).unwrap();
     e.ok(&["install", "--scope", "project"], "");
     let twice: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
@@ -397,7 +407,18 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
         ["permissions", "hooks", "model", "enabledMcpjsonServers"],
         "key order kept"
     );
-    assert!(settings.with_extension("json.claulock.bak").exists());
+    // No backup copies, no temporary files; the file's mode is kept.
+    let left: Vec<String> = std::fs::read_dir(settings.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["settings.json"], "install left files behind");
+    assert_eq!(
+        std::fs::metadata(&settings).unwrap().permissions().mode() & 0o777,
+        0o600,
+        "install widened the settings file"
+    );
 
     let mcp: Value =
         serde_json::from_str(&std::fs::read_to_string(e.proj.join(".mcp.json")).unwrap()).unwrap();
@@ -413,14 +434,16 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
 
     let doctor = e.cmd(&["doctor"]).output().unwrap();
     let report = String::from_utf8_lossy(&doctor.stdout);
-    // The one thing to fix: the project's `.env` holds a value in
-    // plaintext, which the hooks cannot protect.
+    // The two things to fix: the project's `.env` holds a value in
+    // plaintext, which the hooks cannot protect; and the hooks call a
+    // binary that `cargo clean` deletes.
     assert!(
         !doctor.status.success()
-            && report.contains("1 thing(s) to fix")
+            && report.contains("2 thing(s) to fix")
             && report.contains(
                 ".env holds the value of API_TOKEN in plaintext: run `claulock import --rewrite"
-            ),
+            )
+            && report.contains("inside a cargo target directory"),
         "{report}"
     );
     assert!(
@@ -436,6 +459,10 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
     let restored: Value =
         serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert_eq!(restored, serde_json::from_str::<Value>(original).unwrap());
+    assert_eq!(
+        std::fs::metadata(&settings).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(
         !e.proj.join(".mcp.json").exists(),
         "the .mcp.json that held only ClauLock is gone"
@@ -443,4 +470,60 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
     let doctor = e.cmd(&["doctor"]).output().unwrap();
     assert_eq!(doctor.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&doctor.stdout).contains("FIX no ClauLock hooks"));
+}
+
+/// A user-scope install records `CLAULOCK_HOME`: a Claude Code started
+/// from a shell without it (another terminal, a desktop launcher) runs
+/// hooks and an MCP server that find the same vault. New files are private.
+#[test]
+fn user_install_records_claulock_home() {
+    let e = Env::new("user-install");
+    e.ok(&["install"], "");
+    let user_home = e.base.join("userhome");
+    let settings = user_home.join(".claude/settings.json");
+    let parsed: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
+    let command = parsed["hooks"]["SessionStart"][0]["hooks"][0]["command"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let home = std::fs::canonicalize(&e.home).unwrap();
+    assert!(
+        command.starts_with(&format!("CLAULOCK_HOME={} ", home.display())),
+        "{command}"
+    );
+    let mcp: Value =
+        serde_json::from_str(&std::fs::read_to_string(user_home.join(".claude.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        mcp["mcpServers"]["claulock"]["env"]["CLAULOCK_HOME"],
+        home.display().to_string()
+    );
+    for f in [&settings, &user_home.join(".claude.json")] {
+        assert_eq!(
+            std::fs::metadata(f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{} is not private",
+            f.display()
+        );
+    }
+    // The recorded command, as Claude Code runs it, from an environment
+    // without CLAULOCK_HOME: it finds the vault (the context names its
+    // secret).
+    let input = e.input("session-start", &[]);
+    let out = common::run_with_input(
+        Command::new("sh")
+            .args(["-c", &command])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &user_home),
+        &input,
+    );
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.contains("Available secrets: API_TOKEN"), "{answer}");
+
+    e.ok(&["uninstall"], "");
+    assert!(
+        !settings.exists(),
+        "uninstall left the settings file it made"
+    );
 }

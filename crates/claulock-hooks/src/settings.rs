@@ -26,9 +26,64 @@ pub const HOOK_TIMEOUT_SECS: u64 = 10;
 /// The name of ClauLock's MCP server in Claude Code's configuration.
 pub const MCP_NAME: &str = "claulock";
 
-/// ClauLock's MCP server entry, calling `exe`.
-pub fn mcp_entry(exe: &str) -> Value {
-    json!({"type": "stdio", "command": exe, "args": ["mcp"]})
+/// How Claude Code starts ClauLock: the executable, and the environment it
+/// must run in (the `CLAULOCK_HOME` that `install` was run with, so a
+/// Claude Code started from another shell finds the same vault).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The `claulock` executable (a path, or a name found on `PATH`).
+    pub exe: String,
+    /// Variables set for each hook and the MCP server.
+    pub env: Vec<(String, String)>,
+}
+
+impl Invocation {
+    /// `exe` with no environment of its own.
+    pub fn bare(exe: &str) -> Invocation {
+        Invocation {
+            exe: exe.to_owned(),
+            env: Vec::new(),
+        }
+    }
+
+    /// The shell command that runs `exe ARGS` in this environment.
+    fn command(&self, args: &str) -> String {
+        let mut out = String::new();
+        for (k, v) in &self.env {
+            out.push_str(&format!("{k}={} ", shell_word(v)));
+        }
+        out.push_str(&shell_word(&self.exe));
+        out.push(' ');
+        out.push_str(args);
+        out
+    }
+}
+
+/// `word` as a shell word: as it is when it needs no quoting.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    {
+        word.to_owned()
+    } else {
+        claulock_runtime::shell::quote(word)
+    }
+}
+
+/// ClauLock's MCP server entry.
+pub fn mcp_entry(invocation: &Invocation) -> Value {
+    let mut entry = json!({"type": "stdio", "command": invocation.exe, "args": ["mcp"]});
+    if !invocation.env.is_empty() {
+        let env: Map<String, Value> = invocation
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        entry["env"] = Value::Object(env);
+    }
+    entry
 }
 
 /// Puts ClauLock's MCP server into a config object; whether one was there.
@@ -36,14 +91,16 @@ pub fn mcp_entry(exe: &str) -> Value {
 /// # Errors
 ///
 /// When `mcpServers` is not an object (nothing was changed).
-pub fn add_mcp(config: &mut Map<String, Value>, exe: &str) -> Result<bool, String> {
+pub fn add_mcp(config: &mut Map<String, Value>, invocation: &Invocation) -> Result<bool, String> {
     let servers = config
         .entry("mcpServers")
         .or_insert_with(|| Value::Object(Map::new()));
     let Value::Object(servers) = servers else {
         return Err("\"mcpServers\" is not an object".into());
     };
-    Ok(servers.insert(MCP_NAME.into(), mcp_entry(exe)).is_some())
+    Ok(servers
+        .insert(MCP_NAME.into(), mcp_entry(invocation))
+        .is_some())
 }
 
 /// Removes ClauLock's MCP server (only if it runs `… claulock … mcp`);
@@ -84,25 +141,17 @@ pub fn approve_project_mcp(settings: &mut Map<String, Value>, on: bool) {
     }
 }
 
-/// The hooks object ClauLock adds, calling `exe`.
-pub fn hooks_for(exe: &str) -> Value {
+/// The hooks object ClauLock adds.
+pub fn hooks_for(invocation: &Invocation) -> Value {
     let mut hooks = Map::new();
     for (event, arg, matcher) in HOOKS {
-        let quoted = if exe
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
-        {
-            exe.to_owned()
-        } else {
-            claulock_runtime::shell::quote(exe)
-        };
         let mut entry = Map::new();
         if let Some(m) = matcher {
             entry.insert("matcher".into(), (*m).into());
         }
         entry.insert(
             "hooks".into(),
-            json!([{"type": "command", "command": format!("{quoted} hook {arg}"), "timeout": HOOK_TIMEOUT_SECS}]),
+            json!([{"type": "command", "command": invocation.command(&format!("hook {arg}")), "timeout": HOOK_TIMEOUT_SECS}]),
         );
         hooks.insert((*event).into(), json!([entry]));
     }
@@ -152,8 +201,8 @@ pub fn remove_ours(settings: &mut Map<String, Value>) -> usize {
 ///
 /// When `hooks`, or an event's list in it, has another shape (nothing was
 /// changed then).
-pub fn add_ours(settings: &mut Map<String, Value>, exe: &str) -> Result<(), String> {
-    let ours = hooks_for(exe);
+pub fn add_ours(settings: &mut Map<String, Value>, invocation: &Invocation) -> Result<(), String> {
+    let ours = hooks_for(invocation);
     let hooks = settings
         .entry("hooks")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -250,6 +299,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_invocation_carries_its_environment() {
+        let inv = Invocation {
+            exe: "/opt/my tools/claulock".into(),
+            env: vec![("CLAULOCK_HOME".into(), "/home/me/.claulock".into())],
+        };
+        let hooks = hooks_for(&inv);
+        assert_eq!(
+            hooks["PreToolUse"][0]["hooks"][0]["command"],
+            "CLAULOCK_HOME=/home/me/.claulock '/opt/my tools/claulock' hook pre-tool-use"
+        );
+        assert!(is_ours(
+            hooks["PreToolUse"][0]["hooks"][0]["command"]
+                .as_str()
+                .unwrap()
+        ));
+        let mcp = mcp_entry(&inv);
+        assert_eq!(mcp["env"]["CLAULOCK_HOME"], "/home/me/.claulock");
+        assert!(
+            mcp_entry(&Invocation::bare("claulock"))
+                .get("env")
+                .is_none()
+        );
+    }
+
+    #[test]
     fn install_then_uninstall_leaves_the_rest_as_it_was() {
         let original = json!({
             "model": "x",
@@ -257,7 +331,7 @@ mod tests {
             "permissions": {"allow": ["Bash(npm test:*)"]}
         });
         let mut s = original.as_object().unwrap().clone();
-        let ours = hooks_for("/opt/claulock");
+        let ours = hooks_for(&Invocation::bare("/opt/claulock"));
         let hooks = s.get_mut("hooks").unwrap().as_object_mut().unwrap();
         for (event, entries) in ours.as_object().unwrap() {
             let list = hooks.entry(event.clone()).or_insert_with(|| json!([]));
@@ -319,13 +393,16 @@ mod tests {
     fn the_plugin_ships_the_same_hooks() {
         let text = include_str!("../../../plugin/claulock/hooks/hooks.json");
         let plugin: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(plugin["hooks"], hooks_for("claulock"));
+        assert_eq!(plugin["hooks"], hooks_for(&Invocation::bare("claulock")));
     }
 
     #[test]
     fn the_plugin_ships_the_same_mcp_server() {
         let text = include_str!("../../../plugin/claulock/.mcp.json");
         let plugin: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(plugin["mcpServers"][MCP_NAME], mcp_entry("claulock"));
+        assert_eq!(
+            plugin["mcpServers"][MCP_NAME],
+            mcp_entry(&Invocation::bare("claulock"))
+        );
     }
 }
