@@ -83,6 +83,8 @@ pub(crate) fn lock() -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `status`: what the vault and the agent are; the exit code says it too
+/// ([`STATUS_UNLOCKED`], [`STATUS_LOCKED`], [`STATUS_NO_VAULT`]) for scripts.
 pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let exists = home.vault.exists();
@@ -91,6 +93,26 @@ pub(crate) fn status(json: bool) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let code = match (exists, &status) {
+        (false, _) => STATUS_NO_VAULT,
+        (true, None) => STATUS_LOCKED,
+        (true, Some(_)) => STATUS_UNLOCKED,
+    };
+    status_report(&home, exists, status, json)?;
+    Ok(ExitCode::from(code))
+}
+
+/// `status`'s exit codes.
+pub(crate) const STATUS_UNLOCKED: u8 = 0;
+pub(crate) const STATUS_LOCKED: u8 = 1;
+pub(crate) const STATUS_NO_VAULT: u8 = 3;
+
+fn status_report(
+    home: &Home,
+    exists: bool,
+    status: Option<claulock_proto::AgentStatus>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     if json {
         let v = serde_json::json!({
             "vault": home.vault.display().to_string(),

@@ -55,7 +55,8 @@ enum Command {
     },
     /// Stop the agent; the vault is locked again.
     Lock,
-    /// Whether the vault exists and is unlocked.
+    /// Whether the vault exists and is unlocked (exit 0: unlocked, 1:
+    /// locked, 3: no vault; 2, as for every command, an error).
     Status {
         /// As JSON.
         #[arg(long)]

@@ -52,6 +52,13 @@ impl Home {
         common::expect_success(args, &self.run(args, input))
     }
 
+    /// `claulock status`'s text, checking its exit code.
+    fn status_text(&self, code: i32) -> String {
+        let out = self.run(&["status"], "");
+        assert_eq!(out.status.code(), Some(code), "status's exit code");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn unlocked(name: &str) -> Home {
         let h = Home::new(name);
         h.ok(&["init", "--passphrase-stdin"], PASS);
@@ -92,9 +99,9 @@ fn mode(p: &Path) -> u32 {
 #[test]
 fn lifecycle_and_no_value_anywhere() {
     let h = Home::new("life");
-    assert!(h.ok(&["status"], "").contains("no vault"));
+    assert!(h.status_text(3).contains("no vault"), "exit 3: no vault");
     h.ok(&["init", "--passphrase-stdin"], PASS);
-    assert!(h.ok(&["status"], "").starts_with("locked"));
+    assert!(h.status_text(1).starts_with("locked"));
     let out = h.run(&["add", "X"], "value-0123456789");
     assert!(String::from_utf8_lossy(&out.stderr).contains("run `claulock unlock` in a terminal"));
     h.ok(&["unlock", "--passphrase-stdin"], PASS);
@@ -157,7 +164,7 @@ fn lifecycle_and_no_value_anywhere() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stdout).contains("(host-allowlist)"));
     h.ok(&["lock"], "");
-    assert!(h.ok(&["status"], "").starts_with("locked"));
+    assert!(h.status_text(1).starts_with("locked"));
     let locked = h.run(
         &[
             "check",
@@ -223,7 +230,7 @@ fn wrong_passphrase_and_tampered_file_are_refused_and_left_alone() {
         msg.contains("wrong passphrase, or the file was modified"),
         "{msg}"
     );
-    assert!(h.ok(&["status"], "").starts_with("locked"));
+    assert!(h.status_text(1).starts_with("locked"));
 
     let vault = h.dir.join("vault.clv");
     let mut bytes = std::fs::read(&vault).unwrap();
@@ -307,7 +314,7 @@ fn idle_timeout_locks() {
         PASS,
     );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !h.ok(&["status"], "").starts_with("locked") {
+    while h.run(&["status"], "").status.code() != Some(1) {
         assert!(
             std::time::Instant::now() < deadline,
             "still unlocked long after the idle timeout"

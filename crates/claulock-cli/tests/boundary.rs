@@ -50,9 +50,12 @@ impl Env {
         self.home.join("agent.sock")
     }
 
-    /// `claulock status --json`.
+    /// `claulock status --json` (whatever its exit code says: 0 unlocked,
+    /// 1 locked, 3 no vault).
     fn status(&self) -> Value {
-        serde_json::from_str(&self.ok(&["status", "--json"], "")).unwrap()
+        let out = self.run(&["status", "--json"], "");
+        assert!(matches!(out.status.code(), Some(0 | 1 | 3)), "status failed");
+        serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap()
     }
 
     /// Runs `claulock hook EVENT` on a recorded input with its slots
