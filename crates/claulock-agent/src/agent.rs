@@ -314,6 +314,7 @@ impl Agent {
             }
             Request::Add { name, value, meta } => self.add(name, &value, meta, now),
             Request::Rotate { name, value } => {
+                check_size(&value)?;
                 let value = SecretValue::new(value.expose().to_vec());
                 self.mutate("rotate", &name, &[], |v| v.rotate(&name, value, now))
             }
@@ -946,6 +947,7 @@ impl Agent {
                 .map_err(|e| Error::invalid(e.to_string()))?;
         }
         check_delivery(&allow_hosts, &meta.deliver, meta.allow_in_body)?;
+        check_size(value)?;
         let secret = Secret {
             name: name.clone(),
             value: SecretValue::new(value.expose().to_vec()),
@@ -1035,6 +1037,19 @@ impl Agent {
         f.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
         self.audit(action, name, &f);
     }
+}
+
+/// Refuses a value over [`claulock_proto::MAX_VALUE_LEN`] (whatever the
+/// client: one huge value would slow every scrub past the hooks' deadline).
+fn check_size(value: &SecretBytes) -> Result<(), Error> {
+    if value.expose().len() > claulock_proto::MAX_VALUE_LEN {
+        return Err(Error::invalid(format!(
+            "the value is {} KiB; a secret holds at most {} KiB (a PEM key or a JSON key file fits)",
+            value.expose().len() >> 10,
+            claulock_proto::MAX_VALUE_LEN >> 10
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a delivery that would widen a secret: proxy delivery with no

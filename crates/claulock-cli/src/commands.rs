@@ -41,6 +41,11 @@ pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::
         return say("the vault is unlocked already");
     }
     let pass = input::secret("Vault passphrase: ", passphrase_stdin)?;
+    if pass.is_empty() {
+        bail!(
+            "no passphrase was given (standard input was empty): type it at the terminal, or pipe it with --passphrase-stdin"
+        );
+    }
     let exe = std::env::current_exe().context("cannot find the claulock executable")?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("agent");
@@ -153,6 +158,7 @@ pub(crate) struct AddArgs {
     pub output_files: bool,
     pub deliver: Option<String>,
     pub in_body: bool,
+    pub multiline: bool,
 }
 
 pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
@@ -189,7 +195,7 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     if client.describe(&a.name).is_ok() {
         return Err(Error::Exists { name: a.name }.into());
     }
-    let value = input::secret(&format!("Value for {}: ", a.name), false)?;
+    let value = input::value(&format!("Value for {}: ", a.name), a.multiline)?;
     check_value(&a.name, &value)?;
     let meta = NewSecret {
         allowances: Allowances {
@@ -222,11 +228,11 @@ fn check_value(name: &str, value: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn rotate(name: &str) -> anyhow::Result<ExitCode> {
+pub(crate) fn rotate(name: &str, multiline: bool) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let client = home.client();
     client.describe(name)?;
-    let value = input::secret(&format!("New value for {name}: "), false)?;
+    let value = input::value(&format!("New value for {name}: "), multiline)?;
     check_value(name, &value)?;
     client.done(&Request::Rotate {
         name: name.into(),

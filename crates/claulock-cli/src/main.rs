@@ -94,11 +94,18 @@ enum Command {
         /// sent to an allowed host can store it (a gist, a comment).
         #[arg(long)]
         allow_in_body: bool,
+        /// Read a multi-line value (a PEM key) at the terminal, up to
+        /// Ctrl-D; from a pipe every line is read anyway.
+        #[arg(long)]
+        multiline: bool,
     },
     /// Give a secret a new value; the old one stays scrubbed from output.
     Rotate {
         /// The secret's name.
         name: String,
+        /// Read a multi-line value at the terminal, up to Ctrl-D.
+        #[arg(long)]
+        multiline: bool,
     },
     /// Remove a secret and all its old values.
     Rm {
@@ -233,6 +240,7 @@ fn main() -> ExitCode {
             allow_output_files,
             deliver,
             allow_in_body,
+            multiline,
         } => commands::add(commands::AddArgs {
             name,
             hosts,
@@ -242,8 +250,9 @@ fn main() -> ExitCode {
             output_files: allow_output_files,
             deliver,
             in_body: allow_in_body,
+            multiline,
         }),
-        Command::Rotate { name } => commands::rotate(&name),
+        Command::Rotate { name, multiline } => commands::rotate(&name, multiline),
         Command::Rm { name } => commands::remove(&name),
         Command::List { json } => commands::list(json),
         Command::Describe { name, json } => commands::describe(&name, json),

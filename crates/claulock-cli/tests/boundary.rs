@@ -54,7 +54,10 @@ impl Env {
     /// 1 locked, 3 no vault).
     fn status(&self) -> Value {
         let out = self.run(&["status", "--json"], "");
-        assert!(matches!(out.status.code(), Some(0 | 1 | 3)), "status failed");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1 | 3)),
+            "status failed"
+        );
         serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap()
     }
 

@@ -53,5 +53,5 @@ pub use reply::{
     SweptFile, Verdict,
 };
 pub use request::Request;
-pub use secret::SecretBytes;
+pub use secret::{MAX_VALUE_LEN, SecretBytes};
 pub use wire::{MAX_LINE, PROTOCOL};

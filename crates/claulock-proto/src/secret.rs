@@ -120,6 +120,15 @@ impl<'de> Deserialize<'de> for SecretBytes {
     }
 }
 
+/// The largest value a secret may hold: 64 KiB. PEM keys (a 4096-bit RSA
+/// key is about 3.3 KiB) and JSON service-account files (about 2.4 KiB)
+/// fit many times over. The limit is for the scrubber: every value becomes
+/// some twenty patterns several times its length, searched in every
+/// byte every command prints and in every hook's input, which must be
+/// answered in milliseconds; one huge value would make every hook miss
+/// its deadline (and fail closed).
+pub const MAX_VALUE_LEN: usize = 64 << 10;
+
 #[cfg(test)]
 mod tests {
     use super::*;

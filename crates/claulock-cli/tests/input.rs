@@ -1,0 +1,181 @@
+//! Entering values and passphrases as a person does, on a real
+//! pseudo-terminal (`tests/e2e/pty_drive.py` types into it): a multi-line
+//! paste at the one-line prompt stores nothing and leaves no line for the
+//! shell to run; `--multiline` stores the whole key without echoing it;
+//! and the limits and warnings say what happened.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use claulock_scrub::testdata::find_leak;
+
+const PASS: &str = "input test passphrase";
+
+struct Lab {
+    base: PathBuf,
+    home: PathBuf,
+}
+
+impl Lab {
+    fn new(name: &str) -> Lab {
+        let base = std::env::temp_dir().join(format!("cl-input-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        Lab {
+            home: base.join("claulock"),
+            base,
+        }
+    }
+
+    fn unlocked(name: &str) -> Lab {
+        let lab = Lab::new(name);
+        lab.ok(&["init", "--passphrase-stdin"], PASS);
+        lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+        lab
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.base)
+            .env("CLAULOCK_HOME", &self.home)
+            .current_dir(&self.base);
+        c
+    }
+
+    fn run(&self, args: &[&str], input: &str) -> Output {
+        let mut c = self.command(env!("CARGO_BIN_EXE_claulock"));
+        c.args(args);
+        common::run_with_input(&mut c, input)
+    }
+
+    fn ok(&self, args: &[&str], input: &str) -> String {
+        common::expect_success(args, &self.run(args, input))
+    }
+
+    /// Runs `script` (sh) on a pseudo-terminal, typing `typed` (chunks
+    /// split by `@WAIT@` lines); returns what the terminal showed.
+    fn on_terminal(&self, script: &str, typed: &str) -> String {
+        let shown = self.base.join("terminal.out");
+        let driver =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/pty_drive.py");
+        let mut c = self.command("python3");
+        c.arg(driver)
+            .arg(&shown)
+            .args(["--", "sh", "-c", script])
+            .env("CLAULOCK", env!("CARGO_BIN_EXE_claulock"));
+        let _ = common::run_with_input(&mut c, typed);
+        String::from_utf8_lossy(&std::fs::read(&shown).unwrap_or_default()).into_owned()
+    }
+
+    fn names(&self) -> Vec<String> {
+        let list: serde_json::Value =
+            serde_json::from_str(&self.ok(&["list", "--json"], "")).unwrap();
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_owned())
+            .collect()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.run(&["lock"], "");
+        let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+fn pem(body: &str) -> String {
+    format!("-----BEGIN TEST KEY-----\n{body}\n{body}\n-----END TEST KEY-----")
+}
+
+#[test]
+fn a_multi_line_paste_at_the_prompt_stores_nothing_and_runs_nothing() {
+    let lab = Lab::unlocked("paste");
+    let body = common::random(48);
+    // What the paste would run if its lines reached the shell: `cat`
+    // stands in for the shell that reads the terminal after `add`.
+    let typed = format!(
+        "@WAIT@\n{}\ntouch ran-by-the-shell\n@WAIT@\n\u{4}",
+        pem(&body)
+    );
+    let shown = lab.on_terminal(
+        "\"$CLAULOCK\" add KEY; echo \"add exited $?\"; cat > after.txt",
+        &typed,
+    );
+    assert!(
+        shown.contains("more than one line"),
+        "{}",
+        shown.replace(&body, "<canary>")
+    );
+    assert!(shown.contains("add exited 2"));
+    assert_eq!(
+        find_leak(shown.as_bytes(), body.as_bytes()),
+        None,
+        "the terminal echoed the value"
+    );
+    let after = std::fs::read_to_string(lab.base.join("after.txt")).unwrap_or_default();
+    assert!(
+        after.is_empty(),
+        "lines of the paste were left for the shell"
+    );
+    assert!(lab.names().is_empty(), "a value was stored");
+}
+
+#[test]
+fn multiline_stores_the_whole_key_without_echo() {
+    let lab = Lab::unlocked("multiline");
+    let body = common::random(48);
+    let key = pem(&body);
+    let typed = format!("@WAIT@\n{key}\n@WAIT@\n\u{4}");
+    let shown = lab.on_terminal("\"$CLAULOCK\" add KEY --multiline", &typed);
+    assert_eq!(
+        find_leak(shown.as_bytes(), body.as_bytes()),
+        None,
+        "the terminal echoed the value"
+    );
+    assert!(
+        shown.contains("added KEY"),
+        "{}",
+        shown.replace(&body, "<canary>")
+    );
+    // The whole key is the value: scrubbing it leaves one marker.
+    let scrubbed = lab.ok(&["scrub"], &key);
+    assert_eq!(scrubbed.trim_end(), "[REDACTED:KEY]");
+}
+
+#[test]
+fn limits_and_warnings_say_what_happened() {
+    let lab = Lab::new("limits");
+    let init = lab.run(&["init", "--passphrase-stdin"], "short");
+    assert!(init.status.success());
+    assert!(
+        String::from_utf8_lossy(&init.stderr).contains("is weak"),
+        "a 5-character passphrase is taken without a word"
+    );
+    let unlock = lab.run(&["unlock"], "");
+    let err = String::from_utf8_lossy(&unlock.stderr);
+    assert!(
+        !unlock.status.success() && err.contains("no passphrase was given"),
+        "{err}"
+    );
+    lab.ok(&["unlock", "--passphrase-stdin"], "short");
+    let big = "x".repeat(70 << 10);
+    let add = lab.run(&["add", "BIG"], &big);
+    let err = String::from_utf8_lossy(&add.stderr);
+    assert!(
+        !add.status.success() && err.contains("larger than 64 KiB"),
+        "{err}"
+    );
+    assert!(lab.names().is_empty());
+    // The agent refuses it too, whatever the client.
+    let fits = "y".repeat(64 << 10);
+    lab.ok(&["add", "FITS"], &fits);
+    assert_eq!(lab.names(), ["FITS"]);
+}
