@@ -313,10 +313,22 @@ impl Agent {
                 Ok(Reply::Done)
             }
             Request::Add { name, value, meta } => self.add(name, &value, meta, now),
-            Request::Rotate { name, value } => {
+            Request::Rotate {
+                name,
+                value,
+                expires,
+            } => {
                 check_size(&value)?;
                 let value = SecretValue::new(value.expose().to_vec());
-                self.mutate("rotate", &name, &[], |v| v.rotate(&name, value, now))
+                // A new value may come with a new expiry (it is the
+                // human's new credential, not a widening of the old one).
+                self.mutate("rotate", &name, &[], |v| {
+                    v.rotate(&name, value, now)?;
+                    if let (Some(e), Some(s)) = (expires, v.get_mut(&name)) {
+                        s.meta.expires = e;
+                    }
+                    Ok(())
+                })
             }
             Request::Remove { name } => {
                 self.mutate("remove", &name, &[], |v| v.remove(&name).map(|_| ()))
@@ -337,6 +349,11 @@ impl Agent {
                 })?;
                 self.describe(&name).map(Reply::Secret)
             }
+            Request::Set {
+                name,
+                change,
+                passphrase,
+            } => self.set(&name, &change, passphrase.as_ref()),
             Request::Passwd { old, new } => self.passwd(&old, &new),
             Request::Resolve { command } => self.resolve(&command, peer, now),
             Request::Deliver {
@@ -974,6 +991,60 @@ impl Agent {
         ];
         self.mutate("add", &name, &fields, |v| v.insert(secret, &mut OsRandom))?;
         Ok(Reply::Done)
+    }
+
+    /// Changes a secret's rules; a change that widens them needs the
+    /// vault's passphrase, checked against the vault file (one key
+    /// derivation, outside the state lock).
+    fn set(
+        &self,
+        name: &str,
+        change: &claulock_proto::MetaChange,
+        passphrase: Option<&SecretBytes>,
+    ) -> Result<Reply, Error> {
+        for h in &change.add_hosts {
+            claulock_core::destination::HostPattern::parse(h)
+                .map_err(|e| Error::invalid(e.to_string()))?;
+        }
+        for p in &change.add_programs {
+            if p.is_empty() || p.contains('/') || p.chars().any(char::is_whitespace) {
+                return Err(Error::invalid(format!(
+                    "{p:?} is not a program name: give a basename such as curl"
+                )));
+            }
+        }
+        let before = self
+            .state()
+            .vault()?
+            .get(name)
+            .map(|s| s.meta.clone())
+            .ok_or_else(|| Error::NotFound { name: name.into() })?;
+        let after = crate::widen::apply(&before, change);
+        let deliver = after.deliver.map(wire_delivery);
+        check_delivery(&after.allow_hosts, &deliver, after.allow_in_body)?;
+        let wider = crate::widen::widenings(&before, &after);
+        if !wider.is_empty() {
+            let why = wider.join("; ");
+            let Some(pass) = passphrase else {
+                return Err(Error::NeedsPassphrase { why, wrong: false });
+            };
+            let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+            Vault::open(&bytes, pass.expose())
+                .map_err(|_| Error::NeedsPassphrase { why, wrong: true })?;
+        }
+        let fields = [("widened", wider.join(";"))];
+        let fields: &[(&str, String)] = if wider.is_empty() { &[] } else { &fields };
+        self.mutate("set", name, fields, |v| {
+            let s = v
+                .get_mut(name)
+                .ok_or_else(|| VaultError::NotFound(name.to_owned()))?;
+            if s.meta != before {
+                return Err(VaultError::Changed(name.to_owned()));
+            }
+            s.meta = after;
+            Ok(())
+        })?;
+        self.describe(name).map(Reply::Secret)
     }
 
     fn passwd(&self, old: &SecretBytes, new: &SecretBytes) -> Result<Reply, Error> {

@@ -340,6 +340,7 @@ fn handle(req: &HttpRequest, book: &Shared, socket: &Client, port: u16) -> Strin
                 Request::Rotate {
                     name: p.name.clone(),
                     value,
+                    expires: None,
                 }
             } else {
                 Request::Add {

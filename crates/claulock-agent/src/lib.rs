@@ -76,6 +76,7 @@ pub mod server;
 pub mod source;
 pub mod store;
 mod sweep;
+mod widen;
 
 pub use agent::{Agent, Options, info};
 pub use home::Home;

@@ -390,6 +390,7 @@ fn metadata_requests_answer_typed_replies_and_errors() {
         f.ask(Request::Rotate {
             name: ALPHA.into(),
             value: SecretBytes::new(new_alpha.clone()),
+            expires: None,
         }),
         "rotate",
     );
@@ -400,6 +401,7 @@ fn metadata_requests_answer_typed_replies_and_errors() {
         f.ask(Request::Rotate {
             name: "NO_SUCH".into(),
             value: SecretBytes::new(canary()),
+            expires: None,
         }),
         "NO_SUCH",
         "rotate of a missing secret",
@@ -960,6 +962,7 @@ fn entries_open_a_ticket_and_report_their_state() {
         f.ask(Request::Rotate {
             name: ALPHA.into(),
             value: SecretBytes::new(rotated),
+            expires: None,
         }),
         "rotate",
     );
@@ -1070,6 +1073,7 @@ fn after_lock_every_request_answers_locked() {
             Request::Rotate {
                 name: ALPHA.into(),
                 value: SecretBytes::new(canary()),
+                expires: None,
             },
             Peer::client(),
         ),
@@ -1398,6 +1402,7 @@ fn a_rotation_entry_is_not_finished_by_a_rotation_before_it_opened() {
         ask(Request::Rotate {
             name: ALPHA.into(),
             value: SecretBytes::new(old),
+            expires: None,
         }),
         "rotate",
     );

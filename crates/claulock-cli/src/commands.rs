@@ -228,15 +228,21 @@ fn check_value(name: &str, value: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) fn rotate(name: &str, multiline: bool) -> anyhow::Result<ExitCode> {
+pub(crate) fn rotate(
+    name: &str,
+    multiline: bool,
+    expires: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let client = home.client();
     client.describe(name)?;
+    let expires = expires.map(parse_expiry).transpose()?;
     let value = input::value(&format!("New value for {name}: "), multiline)?;
     check_value(name, &value)?;
     client.done(&Request::Rotate {
         name: name.into(),
         value: SecretBytes::from(&value[..]),
+        expires,
     })?;
     say(&format!(
         "rotated {name}; the old value is still scrubbed from output"
@@ -370,6 +376,98 @@ pub(crate) fn audit_cmd(
         out.push('\n');
     }
     print(&out)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SetArgs {
+    /// The secret's name.
+    name: String,
+    /// A host to allow; repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    add_hosts: Vec<String>,
+    /// A host to stop allowing; repeatable.
+    #[arg(long = "remove-host", value_name = "HOST")]
+    remove_hosts: Vec<String>,
+    /// A program to allow; repeatable.
+    #[arg(long = "allow-program", value_name = "PROGRAM")]
+    add_programs: Vec<String>,
+    /// A program to stop allowing; repeatable.
+    #[arg(long = "remove-program", value_name = "PROGRAM")]
+    remove_programs: Vec<String>,
+    /// A new expiry: a time, a duration (90d), or `never`.
+    #[arg(long, value_name = "WHEN")]
+    expires: Option<String>,
+    /// How the value reaches commands.
+    #[arg(long, value_name = "proxy|env", value_parser = ["proxy", "env"])]
+    deliver: Option<String>,
+    /// Whether the proxy may put the value in request lines and bodies.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    in_body: Option<String>,
+    /// Whether a command holding it may write its output to files.
+    #[arg(long, value_name = "on|off", value_parser = ["on", "off"])]
+    output_files: Option<String>,
+    /// Read the passphrase (if the change needs it) from standard input.
+    #[arg(long)]
+    passphrase_stdin: bool,
+}
+
+/// `set`: sends the change; when the agent says it widens the secret's
+/// rules, asks for the passphrase and sends it again with it.
+pub(crate) fn set(a: &SetArgs) -> anyhow::Result<ExitCode> {
+    let home = Home::from_env()?;
+    let client = home.client();
+    let on = |v: &Option<String>| v.as_deref().map(|v| v == "on");
+    let change = claulock_proto::MetaChange {
+        add_hosts: a.add_hosts.clone(),
+        remove_hosts: a.remove_hosts.clone(),
+        add_programs: a.add_programs.clone(),
+        remove_programs: a.remove_programs.clone(),
+        expires: a.expires.as_deref().map(parse_expiry).transpose()?,
+        deliver: a.deliver.as_deref().map(|d| match d {
+            "proxy" => Delivery::Proxy,
+            _ => Delivery::Env,
+        }),
+        allow_in_body: on(&a.in_body),
+        allow_output_files: on(&a.output_files),
+    };
+    if change == claulock_proto::MetaChange::default() {
+        bail!(
+            "nothing to change: give --allow-host, --remove-host, --allow-program, --remove-program, --expires, --deliver, --in-body or --output-files"
+        );
+    }
+    let request = |passphrase: Option<SecretBytes>| Request::Set {
+        name: a.name.clone(),
+        change: change.clone(),
+        passphrase,
+    };
+    let info = match client.secret(&request(None)) {
+        Err(Error::NeedsPassphrase { why, wrong: false }) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "claulock: this change widens what {} may do ({why})",
+                a.name
+            );
+            let pass = input::secret("Vault passphrase: ", a.passphrase_stdin)?;
+            client.secret(&request(Some(SecretBytes::from(&pass[..]))))?
+        }
+        other => other?,
+    };
+    say(&format!(
+        "{}: hosts={} programs={} delivery={} expires={}",
+        info.name,
+        or_any(info.allowances.allow_hosts.join(",")),
+        or_any(info.allowances.allow_programs.join(",")),
+        info.delivery.as_str(),
+        info.expires.as_deref().unwrap_or("never")
+    ))
+}
+
+/// An expiry as `set` and `rotate` take it: `never`, or a `WHEN`.
+fn parse_expiry(s: &str) -> anyhow::Result<Option<i64>> {
+    if s == "never" {
+        return Ok(None);
+    }
+    parse_when(s).map(Some)
 }
 
 /// `WHEN` is an RFC 3339 time or a duration from now (`30d`, `12h`).

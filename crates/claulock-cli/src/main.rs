@@ -103,10 +103,19 @@ enum Command {
     Rotate {
         /// The secret's name.
         name: String,
+        /// A new expiry for the new value: a time, a duration (90d) or
+        /// `never`; without it the old expiry stays.
+        #[arg(long, value_name = "WHEN")]
+        expires: Option<String>,
         /// Read a multi-line value at the terminal, up to Ctrl-D.
         #[arg(long)]
         multiline: bool,
     },
+    /// Change a secret's rules (hosts, programs, expiry, delivery); a
+    /// change that widens what it may do asks for the vault's passphrase,
+    /// one that narrows does not. Example: `claulock set GITHUB_TOKEN
+    /// --allow-host uploads.github.com --expires 90d`.
+    Set(commands::SetArgs),
     /// Remove a secret and all its old values.
     Rm {
         /// The secret's name.
@@ -252,7 +261,12 @@ fn main() -> ExitCode {
             in_body: allow_in_body,
             multiline,
         }),
-        Command::Rotate { name, multiline } => commands::rotate(&name, multiline),
+        Command::Rotate {
+            name,
+            multiline,
+            expires,
+        } => commands::rotate(&name, multiline, expires.as_deref()),
+        Command::Set(args) => commands::set(&args),
         Command::Rm { name } => commands::remove(&name),
         Command::List { json } => commands::list(json),
         Command::Describe { name, json } => commands::describe(&name, json),

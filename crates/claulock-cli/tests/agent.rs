@@ -531,3 +531,93 @@ fn public_copy_of_binary(bin: &Path) -> PathBuf {
     }
     copy
 }
+
+/// `set` changes a secret's rules: narrowing needs nothing, widening needs
+/// the vault's passphrase (so a model that runs `claulock set` cannot
+/// send a value somewhere new), and `rotate --expires` gives a new value a
+/// new expiry (the way out of an expiry refusal).
+#[test]
+fn set_narrows_freely_and_widens_only_with_the_passphrase() {
+    let h = Home::unlocked("set");
+    h.ok(
+        &[
+            "add",
+            "T",
+            "--allow-host",
+            "api.example.com",
+            "--allow-host",
+            "x.example.com",
+            "--allow-program",
+            "curl",
+        ],
+        "set-test-value-0123456789",
+    );
+    let narrowed = h.ok(&["set", "T", "--remove-host", "x.example.com"], "");
+    assert!(narrowed.contains("hosts=api.example.com "), "{narrowed}");
+
+    // Widening without the passphrase (stdin empty, as a model's shell
+    // has it) or with a wrong one changes nothing.
+    for input in ["", "not the passphrase"] {
+        let out = h.run(
+            &[
+                "set",
+                "T",
+                "--allow-host",
+                "evil.example",
+                "--passphrase-stdin",
+            ],
+            input,
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "widened without the passphrase");
+        assert!(
+            err.contains("widens what T may do (host evil.example)"),
+            "{err}"
+        );
+        assert!(err.contains("passphrase is wrong"), "{err}");
+    }
+    let info = h.ok(&["describe", "T", "--json"], "");
+    assert!(!info.contains("evil.example"), "{info}");
+
+    let widened = h.ok(
+        &[
+            "set",
+            "T",
+            "--allow-host",
+            "uploads.example.com",
+            "--passphrase-stdin",
+        ],
+        PASS,
+    );
+    assert!(widened.contains("uploads.example.com"), "{widened}");
+    let audit = h.ok(&["audit"], "");
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains(" set T caller=cli widened=") && l.contains("uploads.example.com")),
+        "{audit}"
+    );
+
+    // An expired secret is refused with the commands that work; a new
+    // value with a new expiry makes it usable again.
+    h.ok(&["set", "T", "--expires", "2000-01-01T00:00:00Z"], "");
+    let check = h.run(
+        &["check", "-c", "curl -H 'X: {{T}}' https://api.example.com/"],
+        "",
+    );
+    let text = String::from_utf8_lossy(&check.stdout).into_owned()
+        + &String::from_utf8_lossy(&check.stderr);
+    assert!(text.contains("claulock rotate T --expires"), "{text}");
+    h.ok(
+        &["rotate", "T", "--expires", "30d"],
+        "set-test-value-new-0123456789",
+    );
+    let check = h.run(
+        &["check", "-c", "curl -H 'X: {{T}}' https://api.example.com/"],
+        "",
+    );
+    assert!(
+        check.status.success(),
+        "still refused after rotate --expires"
+    );
+}

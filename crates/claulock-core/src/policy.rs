@@ -362,7 +362,7 @@ fn secret_layers<'p>(
             return Err(refuse(
                 Rule::Expired,
                 format!(
-                    "{name} expired at {exp}; ask the user to rotate it (`claulock rotate {name}`)"
+                    "{name} expired at {exp}; ask the user to give it a new value and expiry (`claulock rotate {name} --expires 90d`) or to extend it (`claulock set {name} --expires 90d`, which asks for the passphrase)"
                 ),
             ));
         }

@@ -54,6 +54,14 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The change widens what a secret may do, which needs the vault's
+    /// passphrase (and none, or a wrong one, came with it).
+    NeedsPassphrase {
+        /// What the change widens.
+        why: String,
+        /// Whether a passphrase came and was wrong.
+        wrong: bool,
+    },
     /// The agent did not answer: it closed the connection, timed out, or
     /// the answer was not readable.
     Unanswered {
@@ -118,6 +126,14 @@ impl fmt::Display for Error {
             ),
             Error::Invalid { message } | Error::Failed { message } => f.write_str(message),
             Error::Unanswered { why } => write!(f, "the agent did not answer: {why}"),
+            Error::NeedsPassphrase { why, wrong: false } => write!(
+                f,
+                "this change widens what the secret may do ({why}): it needs the vault's passphrase"
+            ),
+            Error::NeedsPassphrase {
+                why: _,
+                wrong: true,
+            } => f.write_str("the passphrase is wrong; nothing was changed"),
         }
     }
 }

@@ -47,7 +47,7 @@ pub mod wire;
 
 pub use client::{Client, DEFAULT_TIMEOUT, PipeSession, unexpected};
 pub use error::Error;
-pub use metadata::{Allowances, Delivery, NewSecret, SecretInfo};
+pub use metadata::{Allowances, Delivery, MetaChange, NewSecret, SecretInfo};
 pub use reply::{
     AgentStatus, Binding, Caught, EntryState, EntryTicket, Finding, Reply, Resolution, SweepReport,
     SweptFile, Verdict,

@@ -121,3 +121,33 @@ pub struct NewSecret {
     #[serde(default)]
     pub allow_in_body: bool,
 }
+
+/// A change to a secret's rules (`claulock set`). Empty fields change
+/// nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaChange {
+    /// Hosts to allow.
+    #[serde(default)]
+    pub add_hosts: Vec<String>,
+    /// Hosts to stop allowing.
+    #[serde(default)]
+    pub remove_hosts: Vec<String>,
+    /// Programs to allow.
+    #[serde(default)]
+    pub add_programs: Vec<String>,
+    /// Programs to stop allowing.
+    #[serde(default)]
+    pub remove_programs: Vec<String>,
+    /// A new expiry: `Some(None)` for none.
+    #[serde(default)]
+    pub expires: Option<Option<i64>>,
+    /// A new delivery.
+    #[serde(default)]
+    pub deliver: Option<Delivery>,
+    /// Whether the proxy may put the value in a request's line and body.
+    #[serde(default)]
+    pub allow_in_body: Option<bool>,
+    /// Whether a command holding it may write its output to files.
+    #[serde(default)]
+    pub allow_output_files: Option<bool>,
+}

@@ -36,6 +36,10 @@ pub enum Request {
         name: String,
         /// The new value.
         value: SecretBytes,
+        /// A new expiry for the new value (`Some(None)`: none); without
+        /// it the old one stays.
+        #[serde(default)]
+        expires: Option<Option<i64>>,
     },
     /// Removes a secret and its old values. Reply: `Done`.
     Remove {
@@ -52,6 +56,20 @@ pub enum Request {
         /// Tags to remove.
         #[serde(default)]
         remove: Vec<String>,
+    },
+    /// Changes a secret's rules. A change that widens what it may do
+    /// (a host or program added, an allowlist emptied, a later or no
+    /// expiry, env delivery, body or output files allowed) needs
+    /// `passphrase`, else [`crate::Error::NeedsPassphrase`]; narrowing does
+    /// not. Reply: `Secret` (after the change).
+    Set {
+        /// The secret.
+        name: String,
+        /// What changes.
+        change: crate::MetaChange,
+        /// The vault's passphrase, for a change that widens.
+        #[serde(default)]
+        passphrase: Option<SecretBytes>,
     },
     /// Changes the vault's passphrase. Reply: `Done`.
     Passwd {
@@ -206,6 +224,7 @@ impl Request {
             Request::Rotate { .. } => "rotate",
             Request::Remove { .. } => "remove",
             Request::Tag { .. } => "tag",
+            Request::Set { .. } => "set",
             Request::Passwd { .. } => "passwd",
             Request::Lock { .. } => "lock",
             Request::Resolve { .. } => "resolve",

@@ -173,6 +173,8 @@ pub enum VaultError {
     NotFound(String),
     /// The name is not a valid environment variable name.
     BadName(String),
+    /// The secret changed while a change to it was being checked.
+    Changed(String),
 }
 
 impl fmt::Display for VaultError {
@@ -188,6 +190,10 @@ impl fmt::Display for VaultError {
                     "there is no secret named {n}; `claulock list` shows the names"
                 )
             }
+            VaultError::Changed(n) => write!(
+                f,
+                "{n} changed while this change was being checked; nothing was changed, try again"
+            ),
             VaultError::BadName(n) => write!(
                 f,
                 "{n:?} is not a valid secret name: start with a letter or `_`, then letters, digits and `_`, at most 128 bytes"
