@@ -81,7 +81,15 @@ impl Home {
                 .create(&self.dir)
                 .with_context(|| format!("cannot create {}", self.dir.display()))?;
         }
-        let mode = std::fs::metadata(&self.dir)?.permissions().mode() & 0o777;
+        let meta = std::fs::metadata(&self.dir)
+            .with_context(|| format!("cannot read {}", self.dir.display()))?;
+        if !meta.is_dir() {
+            bail!(
+                "{} is not a directory: CLAULOCK_HOME must name a directory (or a path to create one at)",
+                self.dir.display()
+            );
+        }
+        let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             bail!(
                 "{} is open to other users (mode {mode:o}); run `chmod 700 {}`",

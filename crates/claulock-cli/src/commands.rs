@@ -64,10 +64,10 @@ pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::
         let mut stdin = child.stdin.take().context("no pipe to the agent")?;
         stdin.write_all(&pass)?;
     }
-    drop(pass);
     let mut line = String::new();
     BufReader::new(child.stdout.take().context("no pipe from the agent")?).read_line(&mut line)?;
     if let Some(pid) = line.trim().strip_prefix("ready ") {
+        drop(pass);
         let n = home.client().status()?.secrets;
         return say(&format!("unlocked: {n} secrets, agent pid {pid}"));
     }
@@ -76,7 +76,39 @@ pub(crate) fn unlock(passphrase_stdin: bool, idle: Option<Duration>) -> anyhow::
         .trim()
         .strip_prefix("error: ")
         .unwrap_or("the agent did not start");
-    bail!("{why}")
+    bail!("{why}{}", backup_hint(&home, &pass, why))
+}
+
+/// When the vault will not open (its file damaged or replaced) but the
+/// previous version, which every write keeps, opens with this passphrase:
+/// how to restore it.
+fn backup_hint(home: &Home, pass: &[u8], why: &str) -> String {
+    let damaged = [
+        "not a claulock vault",
+        "truncated",
+        "was modified",
+        "format version",
+        "key derivation",
+    ]
+    .iter()
+    .any(|w| why.contains(w));
+    if !damaged {
+        return String::new();
+    }
+    let Ok(bytes) = std::fs::read(&home.backup) else {
+        return String::new();
+    };
+    if Vault::open(&bytes, pass).is_err() {
+        return format!(
+            " (the previous version, {}, does not open with this passphrase either)",
+            home.backup.display()
+        );
+    }
+    format!(
+        "; the previous version opens with this passphrase: keep the damaged file aside and restore it (`mv {v} {v}.damaged && cp {b} {v}`), then unlock again (the last change made to the vault is lost)",
+        v = home.vault.display(),
+        b = home.backup.display()
+    )
 }
 
 pub(crate) fn lock() -> anyhow::Result<ExitCode> {
@@ -192,6 +224,11 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let client = home.client();
+    // Before asking for the value: a value typed for nothing is a value
+    // typed twice.
+    if let Err(e) = client.status() {
+        return Err(e.into());
+    }
     if client.describe(&a.name).is_ok() {
         return Err(Error::Exists { name: a.name }.into());
     }

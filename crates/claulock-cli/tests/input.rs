@@ -179,3 +179,54 @@ fn limits_and_warnings_say_what_happened() {
     lab.ok(&["add", "FITS"], &fits);
     assert_eq!(lab.names(), ["FITS"]);
 }
+
+#[test]
+fn errors_say_what_happened_and_how_to_fix_it() {
+    let lab = Lab::new("errors");
+    // No vault: `add` says so before it asks for a value.
+    let add = lab.run(&["add", "X"], "a-value-typed-for-nothing");
+    let err = String::from_utf8_lossy(&add.stderr);
+    assert!(
+        err.contains("there is no vault at") && err.contains("claulock init"),
+        "{err}"
+    );
+    // CLAULOCK_HOME naming a file.
+    let file = lab.base.join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let mut c = lab.command(env!("CARGO_BIN_EXE_claulock"));
+    c.args(["init", "--passphrase-stdin"])
+        .env("CLAULOCK_HOME", &file);
+    let out = common::run_with_input(&mut c, PASS);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a directory"), "{err}");
+
+    // A damaged vault: unlock says the previous version opens, and how to
+    // restore it; doing what it says works.
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    lab.ok(&["add", "FIRST"], "first-value-0123456789");
+    lab.ok(&["add", "SECOND"], "second-value-0123456789");
+    lab.ok(&["lock"], "");
+    let vault = lab.home.join("vault.clv");
+    std::fs::write(&vault, "not a vault at all").unwrap();
+    let out = lab.run(&["unlock", "--passphrase-stdin"], PASS);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("the previous version opens with this passphrase"),
+        "{err}"
+    );
+    let restore = err
+        .split('`')
+        .nth(1)
+        .expect("the restore command, between backquotes")
+        .to_owned();
+    let ok = Command::new("sh").args(["-c", &restore]).status().unwrap();
+    assert!(ok.success(), "{restore}");
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    assert_eq!(
+        lab.names(),
+        ["FIRST"],
+        "the backup is the vault before the last change"
+    );
+}
