@@ -20,6 +20,7 @@ mod install;
 mod mcp;
 mod plaintext;
 mod scrub;
+mod source;
 mod sweep;
 
 use std::io::Write;
@@ -93,6 +94,20 @@ enum Command {
         /// sent to an allowed host can store it (a gist, a comment).
         #[arg(long)]
         allow_in_body: bool,
+        /// Read the value from a source when a command needs it, rather
+        /// than store it: SOURCE:PATH#FIELD (`team:secret/app#password`).
+        /// Asks for the vault's passphrase instead of a value.
+        #[arg(long, value_name = "SOURCE:PATH#FIELD")]
+        from: Option<String>,
+        /// With --from: how long the agent keeps a value it read before it
+        /// reads it again (default 5m).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "from")]
+        ttl: Option<Duration>,
+    },
+    /// A team's OpenBao or HashiCorp Vault server that values are read from.
+    Source {
+        #[command(subcommand)]
+        command: source::Command,
     },
     /// Give a secret a new value; the old one stays scrubbed from output.
     Rotate {
@@ -232,6 +247,8 @@ fn main() -> ExitCode {
             allow_output_files,
             deliver,
             allow_in_body,
+            from,
+            ttl,
         } => commands::add(commands::AddArgs {
             name,
             hosts,
@@ -241,7 +258,10 @@ fn main() -> ExitCode {
             output_files: allow_output_files,
             deliver,
             in_body: allow_in_body,
+            from,
+            ttl,
         }),
+        Command::Source { command } => source::run(command),
         Command::Rotate { name } => commands::rotate(&name),
         Command::Rm { name } => commands::remove(&name),
         Command::List { json } => commands::list(json),
