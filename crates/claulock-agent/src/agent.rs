@@ -58,6 +58,9 @@ pub struct Agent {
     runs: Mutex<HashMap<String, Run>>,
     /// Where commands find the proxy, once it runs ([`crate::proxied`]).
     proxy: std::sync::OnceLock<crate::proxied::Link>,
+    /// The values read from sources, and where each lives
+    /// ([`crate::remote`]).
+    remote: crate::remote::Remote,
 }
 
 /// One allowed command being run by an exec wrapper.
@@ -75,6 +78,9 @@ struct Run {
     pty: bool,
     /// Its proxy-delivered secrets (none: `None`).
     proxy: Option<crate::proxied::RunProxy>,
+    /// The values read from sources for it before it ran: the ones its
+    /// output's scrubber knows. A deliverer gets one of these or nothing.
+    remote: Vec<(String, SecretBytes)>,
 }
 
 struct State {
@@ -138,6 +144,15 @@ pub fn info(s: &Secret) -> SecretInfo {
         expires: s.meta.expires.map(rfc3339),
         project: s.meta.project.clone(),
         superseded_values: s.superseded.len() as u64,
+        from: s.meta.remote.as_ref().map(|r| {
+            Box::new(claulock_proto::RemoteInfo {
+                source: r.source.clone(),
+                path: r.path.clone(),
+                field: r.field.clone(),
+                ttl_secs: r.ttl_secs,
+                last_read: None,
+            })
+        }),
     }
 }
 
@@ -152,6 +167,8 @@ pub(crate) fn wire_delivery(d: claulock_vault::Delivery) -> claulock_proto::Deli
 impl Agent {
     /// An agent serving `vault`, whose files live in `home`.
     pub fn new(home: Home, vault: Vault, options: Options, now: i64) -> Agent {
+        let remote = crate::remote::Remote::default();
+        remote.define(&vault);
         let vault = Box::new(vault);
         // The pages of the key schedule, where the OS allows it
         // (RLIMIT_MEMLOCK); the values are heap allocations that zeroize
@@ -175,6 +192,7 @@ impl Agent {
             entries: entry::Shared::default(),
             runs: Mutex::new(HashMap::new()),
             proxy: std::sync::OnceLock::new(),
+            remote,
         }
     }
 
@@ -198,14 +216,66 @@ impl Agent {
     /// a request's line and body; `None` when locked, gone, or no longer
     /// delivered by proxy.
     pub(crate) fn proxy_value(&self, name: &str) -> Option<(Zeroizing<Vec<u8>>, bool)> {
-        let state = self.state();
-        let s = state.vault().ok()?.get(name)?;
-        (s.meta.delivery() == claulock_vault::Delivery::Proxy).then(|| {
-            (
-                Zeroizing::new(s.value.expose().to_vec()),
-                s.meta.allow_in_body,
-            )
-        })
+        let in_body = {
+            let state = self.state();
+            let s = state.vault().ok()?.get(name)?;
+            (s.meta.delivery() == claulock_vault::Delivery::Proxy)
+                .then_some(s.meta.allow_in_body)?
+        };
+        let (value, _) = self.value_of(name, crate::server::now()).ok()?;
+        Some((Zeroizing::new(value.expose().to_vec()), in_body))
+    }
+
+    /// The current value of secret `name`: the vault's, or read from its
+    /// source (cached for its TTL). A read from a server is audited as
+    /// `fetch`, and a value never seen before joins the scrubber.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Locked`], [`Error::NotFound`], and [`Error::Refused`] when
+    /// its source cannot answer.
+    fn value_of(
+        &self,
+        name: &str,
+        now: i64,
+    ) -> Result<(SecretBytes, Option<crate::remote::Read>), Error> {
+        {
+            let state = self.state();
+            let vault = state.vault()?;
+            if vault.get(name).is_none() {
+                return Err(Error::NotFound { name: name.into() });
+            }
+            if let Some(v) = SecretSource::value(vault, name)? {
+                return Ok((v, None));
+            }
+        }
+        let read = self.remote.read(name, now);
+        let (value, read) = match read {
+            Ok(Some(got)) => got,
+            Ok(None) => {
+                return Err(Error::failed(format!(
+                    "{name} has no value in the vault and no source to read it from"
+                )));
+            }
+            Err(e) => {
+                let f = [("caller", "source".to_owned()), ("why", e.to_string())];
+                self.audit("denied", name, &f);
+                return Err(e);
+            }
+        };
+        if read.new_value {
+            // The scrubber learns the new value before anything can print it.
+            self.state().scrubber = None;
+        }
+        if read.fetched {
+            let f = [
+                ("source", read.source.clone()),
+                ("path", read.path.clone()),
+                ("new", if read.new_value { "yes" } else { "no" }.to_owned()),
+            ];
+            self.audit("fetch", name, &f);
+        }
+        Ok((value, Some(read)))
     }
 
     /// Its files.
@@ -232,6 +302,7 @@ impl Agent {
         let mut state = self.state();
         if state.vault.take().is_some() {
             state.changed();
+            self.remote.clear();
             self.audit("lock", "", &[("reason", reason.to_owned())]);
         }
     }
@@ -272,7 +343,7 @@ impl Agent {
         if let Some(s) = &state.scrubber {
             return Ok(s.clone());
         }
-        let built = guard::scrubber(state.vault()?, &[])
+        let built = guard::scrubber(&[state.vault()?, &self.remote], &[])
             .map_err(Error::failed)?
             .map(Arc::new);
         state.scrubber = Some(built.clone());
@@ -304,15 +375,33 @@ impl Agent {
                     proxy: self.proxy.get().map(|l| l.addr.to_string()),
                 }))
             }
-            Request::List => Ok(Reply::Secrets(
-                self.state().vault()?.secrets().map(info).collect(),
-            )),
+            Request::List => {
+                let list: Vec<SecretInfo> = self.state().vault()?.secrets().map(info).collect();
+                Ok(Reply::Secrets(
+                    list.into_iter().map(|i| self.with_last_read(i)).collect(),
+                ))
+            }
             Request::Describe { name } => self.describe(&name).map(Reply::Secret),
             Request::Lock { reason } => {
                 self.lock(reason.as_deref().unwrap_or("request"));
                 Ok(Reply::Done)
             }
             Request::Add { name, value, meta } => self.add(name, &value, meta, now),
+            Request::AddFrom {
+                name,
+                from,
+                meta,
+                passphrase,
+            } => self.add_from(name, from, meta, &passphrase, now),
+            Request::SourceAdd { name, spec, token } => self.source_add(name, spec, &token, now),
+            Request::SourceList => self.source_list(),
+            Request::SourceRemove { name } => self.source_remove(&name),
+            Request::SourceTest { name } => self.source_test(&name),
+            Request::Rotate { name, .. } if self.remote.holds(&name) => {
+                Err(Error::invalid(format!(
+                    "{name} is read from a source: rotate it there (`bao kv put …`); the agent reads the new value once its TTL has passed"
+                )))
+            }
             Request::Rotate {
                 name,
                 value,
@@ -452,11 +541,21 @@ impl Agent {
     }
 
     fn describe(&self, name: &str) -> Result<SecretInfo, Error> {
-        self.state()
+        let info = self
+            .state()
             .vault()?
             .get(name)
             .map(info)
-            .ok_or_else(|| Error::NotFound { name: name.into() })
+            .ok_or_else(|| Error::NotFound { name: name.into() })?;
+        Ok(self.with_last_read(info))
+    }
+
+    /// `info` with when its value was last read from its source.
+    fn with_last_read(&self, mut info: SecretInfo) -> SecretInfo {
+        if let Some(from) = &mut info.from {
+            from.last_read = self.remote.last_read(&info.name).map(rfc3339);
+        }
+        info
     }
 
     /// The policy's decision on `command` run in `cwd`: the vault's rules
@@ -574,11 +673,21 @@ impl Agent {
             return Err(Error::UntrustedPeer { why });
         }
         let analysis = self.allowed_analysis(command, peer, now, "exec")?;
+        // Values from sources are read now, before anything runs: a source
+        // that cannot answer refuses the whole command, and the scrubber of
+        // its output (built after this) knows every value it may get.
+        let mut remote: Vec<(String, SecretBytes)> = Vec::new();
+        for u in &analysis.uses {
+            if self.remote.holds(&u.secret) && !remote.iter().any(|(n, _)| *n == u.secret) {
+                let (value, _) = self.value_of(&u.secret, now)?;
+                remote.push((u.secret.clone(), value));
+            }
+        }
         let exe = std::env::current_exe()
             .map_err(|e| Error::failed(format!("cannot find the claulock executable: {e}")))?;
         let nonce = random_hex();
         let exe = exe.display().to_string();
-        let surrogates = self.surrogates(&analysis)?;
+        let surrogates = self.surrogates(&analysis, now)?;
         let plan = claulock_core::substitute::delivery_plan(
             command,
             &analysis,
@@ -640,6 +749,7 @@ impl Agent {
                 outputs: Vec::new(),
                 pty: false,
                 proxy,
+                remote,
             },
         );
         Ok(Reply::Resolved(Resolution {
@@ -655,23 +765,28 @@ impl Agent {
     fn surrogates(
         &self,
         analysis: &claulock_core::analysis::Analysis,
+        now: i64,
     ) -> Result<Vec<(String, String)>, Error> {
-        let state = self.state();
-        let vault = state.vault()?;
+        let mut proxied: Vec<String> = Vec::new();
+        {
+            let state = self.state();
+            let vault = state.vault()?;
+            for u in &analysis.uses {
+                let by_proxy = vault
+                    .get(&u.secret)
+                    .is_some_and(|s| s.meta.delivery() == claulock_vault::Delivery::Proxy);
+                if by_proxy && !proxied.contains(&u.secret) {
+                    proxied.push(u.secret.clone());
+                }
+            }
+        }
         let mut out: Vec<(String, String)> = Vec::new();
-        for u in &analysis.uses {
-            if out.iter().any(|(n, _)| *n == u.secret) {
-                continue;
-            }
-            let Some(s) = vault.get(&u.secret) else {
-                continue;
-            };
-            if s.meta.delivery() == claulock_vault::Delivery::Proxy {
-                let surrogate = claulock_proxy::surrogate::make(s.value.expose(), &mut |b| {
-                    claulock_vault::Random::fill(&mut OsRandom, b);
-                });
-                out.push((u.secret.clone(), surrogate));
-            }
+        for name in proxied {
+            let (value, _) = self.value_of(&name, now)?;
+            let surrogate = claulock_proxy::surrogate::make(value.expose(), &mut |b| {
+                claulock_vault::Random::fill(&mut OsRandom, b);
+            });
+            out.push((name, surrogate));
         }
         Ok(out)
     }
@@ -726,17 +841,19 @@ impl Agent {
                 reasons: vec![why.to_owned()],
             }
         };
-        let (wrapper, outputs, consumers, pty, allowed, credential) = match self.runs().get(run) {
-            Some(r) => (
-                r.wrapper,
-                r.outputs.clone(),
-                r.consumers,
-                r.pty,
-                r.secrets.clone(),
-                r.proxy.as_ref().map(|p| p.credential.clone()),
-            ),
-            None => return Err(refuse("no open run holds these markers")),
-        };
+        let (wrapper, outputs, consumers, pty, allowed, credential, known) =
+            match self.runs().get(run) {
+                Some(r) => (
+                    r.wrapper,
+                    r.outputs.clone(),
+                    r.consumers,
+                    r.pty,
+                    r.secrets.clone(),
+                    r.proxy.as_ref().map(|p| p.credential.clone()),
+                    r.remote.clone(),
+                ),
+                None => return Err(refuse("no open run holds these markers")),
+            };
         if let Err(why) = peer.exec_wrapper() {
             return Err(Error::UntrustedPeer { why });
         }
@@ -786,8 +903,6 @@ impl Agent {
             claulock_core::destination::Target::Host { host } => Some(host.clone()),
             _ => None,
         });
-        let state = self.state();
-        let vault = state.vault()?;
         let mut values = Vec::new();
         for u in &analysis.uses {
             if values.iter().any(|b: &Binding| b.secret == u.secret) {
@@ -796,14 +911,29 @@ impl Agent {
             if !allowed.contains(&u.secret) {
                 return Err(refuse("the run's command did not use this secret"));
             }
-            let value = SecretSource::value(vault, &u.secret)?.ok_or_else(|| Error::NotFound {
-                name: u.secret.clone(),
-            })?;
-            let f = [
+            // Past its TTL a source's value is read again; a value the
+            // source changed meanwhile is one this run's output scrubber
+            // does not know, so it is refused rather than delivered.
+            let (value, read) = self.value_of(&u.secret, now)?;
+            if read.is_some()
+                && !known
+                    .iter()
+                    .any(|(n, v)| *n == u.secret && v.expose() == value.expose())
+            {
+                return Err(refuse(&format!(
+                    "{}: its source gave a new value while the command ran; run the command again",
+                    u.secret
+                )));
+            }
+            let mut f = vec![
                 ("caller", "exec".to_owned()),
                 ("program", u.program.clone().unwrap_or_else(|| "?".into())),
                 ("host", host.clone().unwrap_or_else(|| "-".into())),
             ];
+            if let Some(r) = &read {
+                f.push(("source", r.source.clone()));
+                f.push(("path", r.path.clone()));
+            }
             self.audit("resolve", &u.secret, &f);
             values.push(Binding {
                 secret: u.secret.clone(),
@@ -832,7 +962,7 @@ impl Agent {
             self.scrubber()?
         } else {
             let state = self.state();
-            guard::scrubber(state.vault()?, extra)
+            guard::scrubber(&[state.vault()?, &self.remote], extra)
                 .map_err(Error::failed)?
                 .map(Arc::new)
         };
@@ -874,6 +1004,11 @@ impl Agent {
                 &meta.deliver,
                 meta.allow_in_body,
             )?;
+        }
+        if rotate && self.remote.holds(name) {
+            return Err(Error::invalid(format!(
+                "{name} is read from a source: rotate it there; the agent reads the new value once its TTL has passed"
+            )));
         }
         let before = self.state().vault()?.get(name).map(|s| s.superseded.len());
         let exists = before.is_some();
@@ -954,35 +1089,16 @@ impl Agent {
         meta: NewSecret,
         now: i64,
     ) -> Result<Reply, Error> {
-        let Allowances {
-            allow_hosts,
-            allow_programs,
-            tags,
-        } = meta.allowances;
-        for h in &allow_hosts {
-            claulock_core::destination::HostPattern::parse(h)
-                .map_err(|e| Error::invalid(e.to_string()))?;
+        if value.is_empty() {
+            return Err(Error::invalid(format!(
+                "the value of {name} is empty; nothing was added"
+            )));
         }
-        check_delivery(&allow_hosts, &meta.deliver, meta.allow_in_body)?;
         check_size(value)?;
         let secret = Secret {
             name: name.clone(),
             value: SecretValue::new(value.expose().to_vec()),
-            meta: Metadata {
-                created: now,
-                tags,
-                allow_hosts,
-                allow_programs,
-                expires: meta.expires,
-                project: meta.project,
-                allow_output_files: meta.allow_output_files,
-                deliver: meta.deliver.map(|d| match d {
-                    claulock_proto::Delivery::Proxy => claulock_vault::Delivery::Proxy,
-                    claulock_proto::Delivery::Env => claulock_vault::Delivery::Env,
-                }),
-                allow_in_body: meta.allow_in_body,
-                ..Metadata::default()
-            },
+            meta: new_metadata(meta, now)?,
             superseded: vec![],
         };
         let fields = [
@@ -1047,6 +1163,196 @@ impl Agent {
         self.describe(name).map(Reply::Secret)
     }
 
+    /// Adds a secret read from a source, once the passphrase is checked
+    /// against the vault file and the value was read once (so a typo in
+    /// the path or field is found now, not by the first command).
+    fn add_from(
+        &self,
+        name: String,
+        from: claulock_proto::RemoteRef,
+        meta: NewSecret,
+        passphrase: &SecretBytes,
+        now: i64,
+    ) -> Result<Reply, Error> {
+        let mut meta = new_metadata(meta, now)?;
+        if self.state().vault()?.get(&name).is_some() {
+            return Err(Error::Exists { name });
+        }
+        let conn = self.source_conn(&from.source)?;
+        let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+        Vault::open(&bytes, passphrase.expose()).map_err(|_| {
+            Error::invalid(
+                "the vault's passphrase is wrong; nothing was added (a secret read from a source needs it: \
+                 it lets commands reach what the source's token can read)",
+            )
+        })?;
+        let ttl = from
+            .ttl_secs
+            .unwrap_or(crate::remote::DEFAULT_TTL.as_secs())
+            .clamp(1, MAX_TTL_SECS);
+        let read = |server: &crate::openbao::Server| {
+            let api = server.api_path(conn.1.expose(), &from.path)?;
+            server.read(conn.1.expose(), &api, &from.field).map(|_| ())
+        };
+        read(&conn.0).map_err(|e| {
+            Error::invalid(format!(
+                "cannot read {}#{} from {}: {e}; nothing was added",
+                from.path, from.field, from.source
+            ))
+        })?;
+        meta.remote = Some(claulock_vault::Remote {
+            source: from.source.clone(),
+            path: from.path.clone(),
+            field: from.field.clone(),
+            ttl_secs: ttl,
+        });
+        let secret = Secret {
+            name: name.clone(),
+            value: SecretValue::new(Vec::new()),
+            meta,
+            superseded: vec![],
+        };
+        let fields = [
+            ("source", from.source),
+            ("path", from.path),
+            ("field", from.field),
+            ("ttl", ttl.to_string()),
+            ("hosts", secret.meta.allow_hosts.join(",")),
+        ];
+        self.mutate("add", &name, &fields, |v| v.insert(secret, &mut OsRandom))?;
+        Ok(Reply::Done)
+    }
+
+    /// Source `name`'s server and token, copied out of the vault (so that
+    /// no lock is held while the server is asked).
+    fn source_conn(&self, name: &str) -> Result<(crate::openbao::Server, SecretBytes), Error> {
+        let (url, namespace, ca, token) = {
+            let state = self.state();
+            let s = state.vault()?.source(name).ok_or_else(|| {
+                Error::invalid(format!(
+                    "there is no source named {name}: `claulock source list` shows them, `claulock source add` adds one"
+                ))
+            })?;
+            (
+                s.url.clone(),
+                s.namespace.clone(),
+                s.ca_pem.clone(),
+                SecretBytes::from(s.token.expose()),
+            )
+        };
+        let server = crate::openbao::Server::new(&url, namespace.as_deref(), ca.as_deref())
+            .map_err(|e| Error::invalid(format!("source {name}: {e}")))?;
+        Ok((server, token))
+    }
+
+    /// Adds a source once its server accepted the token.
+    fn source_add(
+        &self,
+        name: String,
+        spec: claulock_proto::SourceSpec,
+        token: &SecretBytes,
+        now: i64,
+    ) -> Result<Reply, Error> {
+        if !claulock_core::grammar::is_valid_name(&name) {
+            return Err(Error::invalid(format!(
+                "{name:?} is not a valid source name: a letter or `_`, then letters, digits and `_`"
+            )));
+        }
+        let kind = claulock_vault::SourceKind::parse(&spec.kind)
+            .ok_or_else(|| Error::invalid("a source is `openbao` or `vault`"))?;
+        if token.is_empty() {
+            return Err(Error::invalid("the token is empty; nothing was added"));
+        }
+        if self.state().vault()?.source(&name).is_some() {
+            return Err(Error::invalid(format!(
+                "a source named {name} exists already; `claulock source rm {name}` first"
+            )));
+        }
+        let server = crate::openbao::Server::new(
+            &spec.url,
+            spec.namespace.as_deref(),
+            spec.ca_pem.as_deref(),
+        )
+        .map_err(|e| Error::invalid(format!("{e}; nothing was added")))?;
+        server.lookup_self(token.expose()).map_err(|e| {
+            Error::invalid(format!(
+                "the server did not accept the token: {e}; nothing was added"
+            ))
+        })?;
+        let source = claulock_vault::Source {
+            name: name.clone(),
+            kind,
+            url: server.address(),
+            namespace: spec.namespace.filter(|n| !n.is_empty()),
+            ca_pem: spec.ca_pem,
+            token: SecretValue::new(token.expose().to_vec()),
+            created: now,
+        };
+        let fields = [("kind", spec.kind), ("url", source.url.clone())];
+        self.mutate("source-add", &name, &fields, |v| {
+            v.insert_source(source, &mut OsRandom)
+        })?;
+        Ok(Reply::Done)
+    }
+
+    fn source_list(&self) -> Result<Reply, Error> {
+        let state = self.state();
+        let vault = state.vault()?;
+        let list = vault
+            .sources()
+            .map(|s| claulock_proto::SourceInfo {
+                name: s.name.clone(),
+                kind: s.kind.as_str().to_owned(),
+                url: s.url.clone(),
+                namespace: s.namespace.clone(),
+                custom_ca: s.ca_pem.is_some(),
+                auth: "token".into(),
+                created: Some(rfc3339(s.created)),
+                secrets: vault
+                    .secrets()
+                    .filter(|x| x.meta.remote.as_ref().is_some_and(|r| r.source == s.name))
+                    .map(|x| x.name.clone())
+                    .collect(),
+            })
+            .collect();
+        Ok(Reply::Sources(list))
+    }
+
+    fn source_remove(&self, name: &str) -> Result<Reply, Error> {
+        let users: Vec<String> = {
+            let state = self.state();
+            let vault = state.vault()?;
+            if vault.source(name).is_none() {
+                return Err(Error::invalid(format!(
+                    "there is no source named {name}; `claulock source list` shows them"
+                )));
+            }
+            vault
+                .secrets()
+                .filter(|x| x.meta.remote.as_ref().is_some_and(|r| r.source == name))
+                .map(|x| x.name.clone())
+                .collect()
+        };
+        if !users.is_empty() {
+            return Err(Error::invalid(format!(
+                "{} read from source {name}: remove them first (`claulock rm NAME`)",
+                users.join(", ")
+            )));
+        }
+        self.mutate("source-remove", name, &[], |v| {
+            v.remove_source(name).map(|_| ())
+        })
+    }
+
+    fn source_test(&self, name: &str) -> Result<Reply, Error> {
+        let (server, token) = self.source_conn(name)?;
+        let check = server
+            .lookup_self(token.expose())
+            .map_err(|e| Error::failed(format!("source {name}: {e}")))?;
+        self.audit("source-test", name, &[("url", server.address())]);
+        Ok(Reply::TokenChecked(check))
+    }
+
     fn passwd(&self, old: &SecretBytes, new: &SecretBytes) -> Result<Reply, Error> {
         let mut state = self.state();
         state.vault()?;
@@ -1091,6 +1397,7 @@ impl Agent {
         let Some(vault) = state.vault.as_deref() else {
             return;
         };
+        self.remote.define(vault);
         let bytes = Zeroizing::new(vault.to_bytes(&mut OsRandom));
         if let Err(e) = store::write(&self.home, &bytes, lock) {
             // The vault in memory is ahead of the disk: lock, so nothing
@@ -1121,6 +1428,38 @@ fn check_size(value: &SecretBytes) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// The longest TTL a source's value may be cached for: a day.
+const MAX_TTL_SECS: u64 = 86_400;
+
+/// A new secret's metadata, checked (hosts, delivery).
+fn new_metadata(meta: NewSecret, now: i64) -> Result<Metadata, Error> {
+    let Allowances {
+        allow_hosts,
+        allow_programs,
+        tags,
+    } = meta.allowances;
+    for h in &allow_hosts {
+        claulock_core::destination::HostPattern::parse(h)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+    }
+    check_delivery(&allow_hosts, &meta.deliver, meta.allow_in_body)?;
+    Ok(Metadata {
+        created: now,
+        tags,
+        allow_hosts,
+        allow_programs,
+        expires: meta.expires,
+        project: meta.project,
+        allow_output_files: meta.allow_output_files,
+        deliver: meta.deliver.map(|d| match d {
+            claulock_proto::Delivery::Proxy => claulock_vault::Delivery::Proxy,
+            claulock_proto::Delivery::Env => claulock_vault::Delivery::Env,
+        }),
+        allow_in_body: meta.allow_in_body,
+        ..Metadata::default()
+    })
 }
 
 /// Refuses a delivery that would widen a secret: proxy delivery with no

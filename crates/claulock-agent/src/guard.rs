@@ -19,19 +19,22 @@ const SCAN_BUDGET: Duration = Duration::from_millis(1_500);
 /// Directories a code search never needs to look into.
 const SKIP_DIRS: &[&str] = &[".git", "node_modules", "target", ".venv", "__pycache__"];
 
-/// The scrubber for every value in the vault, superseded ones included,
+/// The scrubber for every value of `sources` (the vault's, superseded ones
+/// included, its sources' tokens, and every value read from a source),
 /// and for `extra` strings (credential-shaped text from a blocked prompt,
 /// named `UNSTORED_CREDENTIAL`); `None` when there is nothing to catch.
 pub(crate) fn scrubber(
-    source: &dyn SecretSource,
+    sources: &[&dyn SecretSource],
     extra: &[claulock_proto::SecretBytes],
 ) -> Result<Option<Scrubber>, String> {
     let mut b = Scrubber::builder();
     let mut any = false;
-    source.each_value(&mut |name, value| {
-        b.secret(name, value);
-        any = true;
-    });
+    for source in sources {
+        source.each_value(&mut |name, value| {
+            b.secret(name, value);
+            any = true;
+        });
+    }
     for e in extra {
         b.secret("UNSTORED_CREDENTIAL", e.expose());
         any = true;

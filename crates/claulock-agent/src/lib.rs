@@ -9,8 +9,9 @@
 //!   the peer is the exec wrapper running trusted code ([`peer`]).
 //! - [`daemon`] is the process around it: non-dumpable, detached, started
 //!   by `claulock unlock` with the passphrase on a pipe.
-//! - Values are read through one seam, [`SecretSource`] (the local vault
-//!   is the first source; a team's OpenBao or Vault cluster comes next).
+//! - Values are read through one seam, [`SecretSource`]: the local vault,
+//!   and a team's OpenBao or Vault cluster, read on demand and cached for
+//!   a TTL ([`remote`], over the HTTP API client of [`openbao`]).
 //! - The work that needs the values stays here: scrubbing piped streams
 //!   ([`pipe`]), scanning files for values, sweeping them out of files,
 //!   the audit log ([`audit`]), the vault file ([`store`]).
@@ -66,11 +67,13 @@ pub mod daemon;
 mod entry;
 mod guard;
 mod home;
+pub mod openbao;
 pub mod osrand;
 pub mod peer;
 pub mod pipe;
 pub mod project;
 pub mod proxied;
+pub mod remote;
 pub mod rules;
 pub mod server;
 pub mod source;

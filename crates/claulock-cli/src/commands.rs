@@ -191,6 +191,8 @@ pub(crate) struct AddArgs {
     pub deliver: Option<String>,
     pub in_body: bool,
     pub multiline: bool,
+    pub from: Option<String>,
+    pub ttl: Option<Duration>,
 }
 
 pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
@@ -232,8 +234,6 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
     if client.describe(&a.name).is_ok() {
         return Err(Error::Exists { name: a.name }.into());
     }
-    let value = input::value(&format!("Value for {}: ", a.name), a.multiline)?;
-    check_value(&a.name, &value)?;
     let meta = NewSecret {
         allowances: Allowances {
             allow_hosts: a.hosts,
@@ -246,6 +246,30 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         deliver,
         allow_in_body: a.in_body,
     };
+    if let Some(from) = &a.from {
+        let mut from = claulock_proto::RemoteRef::parse(from).map_err(anyhow::Error::msg)?;
+        from.ttl_secs = a.ttl.map(|d| d.as_secs().max(1));
+        let passphrase = input::secret(
+            &format!(
+                "Vault passphrase (commands will reach what {}'s token can read at {}): ",
+                from.source, from.path
+            ),
+            false,
+        )?;
+        let (source, path, field) = (from.source.clone(), from.path.clone(), from.field.clone());
+        client.done(&Request::AddFrom {
+            name: a.name.clone(),
+            from,
+            meta,
+            passphrase: SecretBytes::from(&passphrase[..]),
+        })?;
+        return say(&format!(
+            "added {}, read from {source}:{path}#{field} when a command needs it; use it as {{{{{}}}}}",
+            a.name, a.name
+        ));
+    }
+    let value = input::value(&format!("Value for {}: ", a.name), a.multiline)?;
+    check_value(&a.name, &value)?;
     client.done(&Request::Add {
         name: a.name.clone(),
         value: SecretBytes::from(&value[..]),
@@ -255,7 +279,7 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Refuses values the scrubber could not mask safely, and warns of weak ones.
-fn check_value(name: &str, value: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn check_value(name: &str, value: &[u8]) -> anyhow::Result<()> {
     let scrubber = claulock_scrub::Scrubber::builder()
         .secret(name, value)
         .build()?;
@@ -518,11 +542,11 @@ fn parse_when(s: &str) -> anyhow::Result<i64> {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
 }
 
-fn say(line: &str) -> anyhow::Result<ExitCode> {
+pub(crate) fn say(line: &str) -> anyhow::Result<ExitCode> {
     print(&format!("{line}\n"))
 }
 
-fn print(text: &str) -> anyhow::Result<ExitCode> {
+pub(crate) fn print(text: &str) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;

@@ -20,6 +20,7 @@ mod install;
 mod mcp;
 mod plaintext;
 mod scrub;
+mod source;
 mod sweep;
 
 use std::io::Write;
@@ -98,6 +99,20 @@ enum Command {
         /// Ctrl-D; from a pipe every line is read anyway.
         #[arg(long)]
         multiline: bool,
+        /// Read the value from a source when a command needs it, rather
+        /// than store it: SOURCE:PATH#FIELD (`team:secret/app#password`).
+        /// Asks for the vault's passphrase instead of a value.
+        #[arg(long, value_name = "SOURCE:PATH#FIELD")]
+        from: Option<String>,
+        /// With --from: how long the agent keeps a value it read before it
+        /// reads it again (default 5m).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "from")]
+        ttl: Option<Duration>,
+    },
+    /// A team's OpenBao or HashiCorp Vault server that values are read from.
+    Source {
+        #[command(subcommand)]
+        command: source::Command,
     },
     /// Give a secret a new value; the old one stays scrubbed from output.
     Rotate {
@@ -250,6 +265,8 @@ fn main() -> ExitCode {
             deliver,
             allow_in_body,
             multiline,
+            from,
+            ttl,
         } => commands::add(commands::AddArgs {
             name,
             hosts,
@@ -260,6 +277,8 @@ fn main() -> ExitCode {
             deliver,
             in_body: allow_in_body,
             multiline,
+            from,
+            ttl,
         }),
         Command::Rotate {
             name,
@@ -267,6 +286,7 @@ fn main() -> ExitCode {
             expires,
         } => commands::rotate(&name, multiline, expires.as_deref()),
         Command::Set(args) => commands::set(&args),
+        Command::Source { command } => source::run(command),
         Command::Rm { name } => commands::remove(&name),
         Command::List { json } => commands::list(json),
         Command::Describe { name, json } => commands::describe(&name, json),

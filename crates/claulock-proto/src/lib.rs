@@ -43,15 +43,17 @@ mod metadata;
 mod reply;
 mod request;
 mod secret;
+mod source;
 pub mod wire;
 
 pub use client::{Client, DEFAULT_TIMEOUT, PipeSession, unexpected};
 pub use error::Error;
-pub use metadata::{Allowances, Delivery, MetaChange, NewSecret, SecretInfo};
+pub use metadata::{Allowances, Delivery, MetaChange, NewSecret, RemoteInfo, SecretInfo};
 pub use reply::{
     AgentStatus, Binding, Caught, EntryState, EntryTicket, Finding, Reply, Resolution, SweepReport,
     SweptFile, Verdict,
 };
 pub use request::Request;
 pub use secret::{MAX_VALUE_LEN, SecretBytes};
+pub use source::{RemoteRef, SourceInfo, SourceSpec, TokenCheck};
 pub use wire::{MAX_LINE, PROTOCOL};

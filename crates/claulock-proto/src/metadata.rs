@@ -96,6 +96,29 @@ pub struct SecretInfo {
     /// How many earlier values are still scrubbed from output.
     #[serde(default)]
     pub superseded_values: u64,
+    /// Where its value is read from, when it lives in a team's OpenBao or
+    /// Vault (`None`: in the local vault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Box<RemoteInfo>>,
+}
+
+/// Where a source-backed secret's value is read from, and when it was
+/// last read: never the value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct RemoteInfo {
+    /// The source's name (`claulock source list`).
+    pub source: String,
+    /// The secret's path in it.
+    pub path: String,
+    /// The field.
+    pub field: String,
+    /// How long the agent keeps a value it read, in seconds.
+    pub ttl_secs: u64,
+    /// When the agent last read it from the source (RFC 3339, UTC;
+    /// `None`: not since it was unlocked).
+    #[serde(default)]
+    pub last_read: Option<String>,
 }
 
 /// What a new secret may do, as `add` (or a value entry) asks for it.

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SecretBytes, SecretInfo};
+use crate::{SecretBytes, SecretInfo, SourceInfo, TokenCheck};
 
 /// A successful answer. Which kind answers which request is said on
 /// [`Request`](crate::Request)'s variants.
@@ -59,6 +59,10 @@ pub enum Reply {
     Entry(EntryTicket),
     /// Where a value entry stands.
     EntryState(EntryState),
+    /// Every source.
+    Sources(Vec<SourceInfo>),
+    /// What the server said of a source's token.
+    TokenChecked(TokenCheck),
 }
 
 /// The agent's state.

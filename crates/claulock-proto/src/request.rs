@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{NewSecret, SecretBytes};
+use crate::{NewSecret, RemoteRef, SecretBytes, SourceSpec};
 
 /// One request. Each has one kind of [`Reply`](crate::Reply) (named on
 /// the variant) or an [`Error`](crate::Error).
@@ -28,6 +28,43 @@ pub enum Request {
         value: SecretBytes,
         /// What it may do.
         meta: NewSecret,
+    },
+    /// Adds a secret whose value the agent reads from a source when a
+    /// command needs it. It widens what the source's token can reach, so
+    /// it needs the vault's passphrase (checked against the vault file).
+    /// Reply: `Done`.
+    AddFrom {
+        /// Its name.
+        name: String,
+        /// Where its value lives.
+        from: RemoteRef,
+        /// What it may do.
+        meta: NewSecret,
+        /// The vault's passphrase.
+        passphrase: SecretBytes,
+    },
+    /// Adds a source; the agent checks the token with the server before
+    /// it seals it. Reply: `Done`.
+    SourceAdd {
+        /// Its name.
+        name: String,
+        /// The server.
+        spec: SourceSpec,
+        /// The token the agent reads with.
+        token: SecretBytes,
+    },
+    /// Every source. Reply: `Sources`.
+    SourceList,
+    /// Removes a source and its token (refused while a secret reads from
+    /// it). Reply: `Done`.
+    SourceRemove {
+        /// The source.
+        name: String,
+    },
+    /// Asks the server about the source's token. Reply: `TokenChecked`.
+    SourceTest {
+        /// The source.
+        name: String,
     },
     /// Gives a secret a new value (the old one stays scrubbed). Reply:
     /// `Done`.
@@ -221,6 +258,11 @@ impl Request {
             Request::List => "list",
             Request::Describe { .. } => "describe",
             Request::Add { .. } => "add",
+            Request::AddFrom { .. } => "add_from",
+            Request::SourceAdd { .. } => "source_add",
+            Request::SourceList => "source_list",
+            Request::SourceRemove { .. } => "source_remove",
+            Request::SourceTest { .. } => "source_test",
             Request::Rotate { .. } => "rotate",
             Request::Remove { .. } => "remove",
             Request::Tag { .. } => "tag",

@@ -59,7 +59,7 @@
 mod record;
 mod vault;
 
-pub use record::{Delivery, Metadata, Secret, SecretValue, Superseded};
+pub use record::{Delivery, Metadata, Remote, Secret, SecretValue, Source, SourceKind, Superseded};
 pub use vault::{KdfParams, MAGIC, OpenError, Random, Stage, Vault, VaultError};
 
 #[doc(hidden)]

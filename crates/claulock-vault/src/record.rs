@@ -75,6 +75,75 @@ pub struct Metadata {
     /// Whether the proxy may put the value in a request's line and body,
     /// not only its headers.
     pub allow_in_body: bool,
+    /// Where the value lives when it is not in this vault: a field of a
+    /// team's OpenBao or Vault secret, read on demand by the agent (the
+    /// record's own value is then empty, and is never used).
+    pub remote: Option<Remote>,
+}
+
+/// A value read on demand from a [`Source`]: `SOURCE:PATH#FIELD`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Remote {
+    /// The source's name.
+    pub source: String,
+    /// The secret's path as `bao kv get` takes it (`secret/app`), or the
+    /// API path of a KV v2 read (`secret/data/app`).
+    pub path: String,
+    /// The field of that secret.
+    pub field: String,
+    /// How long the agent may keep a value it read, in seconds.
+    pub ttl_secs: u64,
+}
+
+/// Which server a source speaks to (both speak the same API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    /// OpenBao.
+    OpenBao,
+    /// HashiCorp Vault.
+    Vault,
+}
+
+impl SourceKind {
+    /// `openbao` or `vault`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::OpenBao => "openbao",
+            SourceKind::Vault => "vault",
+        }
+    }
+
+    /// Parses `openbao` or `vault`.
+    pub fn parse(text: &str) -> Option<SourceKind> {
+        match text {
+            "openbao" => Some(SourceKind::OpenBao),
+            "vault" => Some(SourceKind::Vault),
+            _ => None,
+        }
+    }
+}
+
+/// A team's OpenBao or Vault server and the credential the agent reads
+/// with. Its token is sealed like a value, is scrubbed like one, and no
+/// placeholder can name it: sources live beside the secrets, not among
+/// them ([`Vault::get`](crate::Vault::get) never returns one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// Its name (`SOURCE` in `--from SOURCE:PATH#FIELD`).
+    pub name: String,
+    /// OpenBao or Vault.
+    pub kind: SourceKind,
+    /// The server's address (`https://bao.example.com:8200`).
+    pub url: String,
+    /// The Vault Enterprise / OpenBao namespace, if any.
+    pub namespace: Option<String>,
+    /// Extra root certificates (PEM) trusted for this server only, read
+    /// when the source was added (a path could be rewritten later).
+    pub ca_pem: Option<String>,
+    /// The token the agent reads with.
+    pub token: SecretValue,
+    /// When it was added (Unix seconds).
+    pub created: i64,
 }
 
 /// How a secret's value reaches the command that uses it.
@@ -160,6 +229,21 @@ mod tag {
     pub(super) const ALLOW_OUTPUT_FILES: u8 = 13;
     pub(super) const DELIVER: u8 = 14;
     pub(super) const ALLOW_IN_BODY: u8 = 15;
+    /// A secret's [`Remote`](super::Remote): nested fields `REMOTE_*`.
+    pub(super) const REMOTE: u8 = 16;
+    /// Marks a record as a [`Source`](super::Source), not a secret; the
+    /// token is its `VALUE`, the rest nested fields `SOURCE_*`.
+    pub(super) const SOURCE: u8 = 17;
+
+    pub(super) const REMOTE_SOURCE: u8 = 1;
+    pub(super) const REMOTE_PATH: u8 = 2;
+    pub(super) const REMOTE_FIELD: u8 = 3;
+    pub(super) const REMOTE_TTL: u8 = 4;
+
+    pub(super) const SOURCE_KIND: u8 = 1;
+    pub(super) const SOURCE_URL: u8 = 2;
+    pub(super) const SOURCE_NAMESPACE: u8 = 3;
+    pub(super) const SOURCE_CA: u8 = 4;
 }
 
 /// The encoding of a record is malformed (only possible if the sealed data
@@ -209,6 +293,14 @@ impl Secret {
         if m.allow_in_body {
             put(out, tag::ALLOW_IN_BODY, &[]);
         }
+        if let Some(r) = &m.remote {
+            let mut inner = Vec::new();
+            put(&mut inner, tag::REMOTE_SOURCE, r.source.as_bytes());
+            put(&mut inner, tag::REMOTE_PATH, r.path.as_bytes());
+            put(&mut inner, tag::REMOTE_FIELD, r.field.as_bytes());
+            put(&mut inner, tag::REMOTE_TTL, &r.ttl_secs.to_le_bytes());
+            put(out, tag::REMOTE, &inner);
+        }
         for s in &self.superseded {
             let mut inner = zeroize::Zeroizing::new(Vec::new());
             put(&mut inner, tag::VALUE, s.value.expose());
@@ -246,6 +338,7 @@ impl Secret {
                         Some(Delivery::parse(&text(b)?).ok_or(DecodeError("unknown delivery"))?);
                 }
                 tag::ALLOW_IN_BODY => meta.allow_in_body = true,
+                tag::REMOTE => meta.remote = Some(remote(b)?),
                 tag::SUPERSEDED => {
                     let mut v = None;
                     let mut at = None;
@@ -270,6 +363,93 @@ impl Secret {
             value: value.ok_or(DecodeError("record without a value"))?,
             meta,
             superseded,
+        })
+    }
+}
+
+fn remote(bytes: &[u8]) -> Result<Remote, DecodeError> {
+    let mut r = Remote::default();
+    let mut ttl = None;
+    for f in Fields(bytes) {
+        match f? {
+            (tag::REMOTE_SOURCE, b) => r.source = text(b)?,
+            (tag::REMOTE_PATH, b) => r.path = text(b)?,
+            (tag::REMOTE_FIELD, b) => r.field = text(b)?,
+            (tag::REMOTE_TTL, b) => ttl = Some(u64::from_le_bytes(int(b)?.to_le_bytes())),
+            _ => return Err(DecodeError("unknown field in a remote value")),
+        }
+    }
+    r.ttl_secs = ttl.ok_or(DecodeError("remote value without a ttl"))?;
+    if r.source.is_empty() || r.path.is_empty() || r.field.is_empty() {
+        return Err(DecodeError("remote value without a source, path or field"));
+    }
+    Ok(r)
+}
+
+/// Whether a sealed record is a [`Source`] rather than a secret.
+pub(crate) fn is_source(bytes: &[u8]) -> Result<bool, DecodeError> {
+    for f in Fields(bytes) {
+        if f?.0 == tag::SOURCE {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+impl Source {
+    /// Encodes the record; it holds the token, so callers keep it in a
+    /// zeroizing buffer.
+    pub(crate) fn encode(&self, out: &mut zeroize::Zeroizing<Vec<u8>>) {
+        let mut inner = Vec::new();
+        put(&mut inner, tag::SOURCE_KIND, self.kind.as_str().as_bytes());
+        put(&mut inner, tag::SOURCE_URL, self.url.as_bytes());
+        if let Some(n) = &self.namespace {
+            put(&mut inner, tag::SOURCE_NAMESPACE, n.as_bytes());
+        }
+        if let Some(c) = &self.ca_pem {
+            put(&mut inner, tag::SOURCE_CA, c.as_bytes());
+        }
+        put(out, tag::SOURCE, &inner);
+        put(out, tag::NAME, self.name.as_bytes());
+        put(out, tag::VALUE, self.token.expose());
+        put(out, tag::CREATED, &self.created.to_le_bytes());
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<Source, DecodeError> {
+        let (mut name, mut token, mut created) = (None, None, None);
+        let (mut kind, mut url, mut namespace, mut ca_pem) = (None, None, None, None);
+        for field in Fields(bytes) {
+            match field? {
+                (tag::SOURCE, inner) => {
+                    for f in Fields(inner) {
+                        match f? {
+                            (tag::SOURCE_KIND, b) => {
+                                kind = Some(
+                                    SourceKind::parse(&text(b)?)
+                                        .ok_or(DecodeError("unknown source kind"))?,
+                                );
+                            }
+                            (tag::SOURCE_URL, b) => url = Some(text(b)?),
+                            (tag::SOURCE_NAMESPACE, b) => namespace = Some(text(b)?),
+                            (tag::SOURCE_CA, b) => ca_pem = Some(text(b)?),
+                            _ => return Err(DecodeError("unknown field in a source")),
+                        }
+                    }
+                }
+                (tag::NAME, b) => name = Some(text(b)?),
+                (tag::VALUE, b) => token = Some(SecretValue::new(b.to_vec())),
+                (tag::CREATED, b) => created = Some(int(b)?),
+                _ => return Err(DecodeError("unknown source record field")),
+            }
+        }
+        Ok(Source {
+            name: name.ok_or(DecodeError("source without a name"))?,
+            kind: kind.ok_or(DecodeError("source without a kind"))?,
+            url: url.ok_or(DecodeError("source without a url"))?,
+            namespace,
+            ca_pem,
+            token: token.ok_or(DecodeError("source without a token"))?,
+            created: created.ok_or(DecodeError("source without a creation time"))?,
         })
     }
 }

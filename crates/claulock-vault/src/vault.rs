@@ -32,7 +32,7 @@ use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use claulock_core::grammar::is_valid_name;
 use zeroize::Zeroizing;
 
-use crate::record::{Secret, SecretValue, Superseded};
+use crate::record::{Secret, SecretValue, Source, Superseded};
 
 /// The magic line, version included.
 pub const MAGIC: &[u8] = b"CLAULOCK-VAULT 1\n";
@@ -213,6 +213,9 @@ pub struct Vault {
     wrapped: [u8; 48],
     dek: Zeroizing<[u8; 32]>,
     secrets: Vec<(Secret, [u8; 16])>,
+    /// Kept apart from the secrets, so that nothing that looks a secret up
+    /// by name (a placeholder) can reach a source's token.
+    sources: Vec<(Source, [u8; 16])>,
 }
 
 impl fmt::Debug for Vault {
@@ -220,6 +223,7 @@ impl fmt::Debug for Vault {
         f.debug_struct("Vault")
             .field("kdf", &self.kdf)
             .field("secrets", &self.secrets.len())
+            .field("sources", &self.sources.len())
             .finish_non_exhaustive()
     }
 }
@@ -281,6 +285,7 @@ impl Vault {
             wrapped: [0; 48],
             dek: Zeroizing::new([0; 32]),
             secrets: Vec::new(),
+            sources: Vec::new(),
         };
         rng.fill(&mut v.vault_id);
         rng.fill(v.dek.as_mut());
@@ -370,7 +375,7 @@ impl Vault {
             &bytes[..header_end],
             &bytes[header_end..],
         )?;
-        let secrets = Self::parse_records(&dek, &h.vault_id, &body)
+        let (secrets, sources) = Self::parse_records(&dek, &h.vault_id, &body)
             .map_err(|()| OpenError::new(OpenErrorKind::Decryption))?;
         Ok(Vault {
             kdf: h.kdf,
@@ -380,20 +385,18 @@ impl Vault {
             wrapped: h.wrapped,
             dek,
             secrets,
+            sources,
         })
     }
 
-    fn parse_records(
-        dek: &[u8; 32],
-        vault_id: &[u8; 16],
-        body: &[u8],
-    ) -> Result<Vec<(Secret, [u8; 16])>, ()> {
+    fn parse_records(dek: &[u8; 32], vault_id: &[u8; 16], body: &[u8]) -> Result<Records, ()> {
         let (count, mut rest) = body.split_first_chunk::<4>().ok_or(())?;
         let count = u32::from_le_bytes(*count) as usize;
         if count > MAX_RECORDS {
             return Err(());
         }
         let mut out = Vec::with_capacity(count);
+        let mut sources = Vec::new();
         for _ in 0..count {
             let (id, r) = rest.split_first_chunk::<16>().ok_or(())?;
             let (nonce, r) = r.split_first_chunk::<24>().ok_or(())?;
@@ -407,23 +410,34 @@ impl Vault {
             let mut aad = vault_id.to_vec();
             aad.extend_from_slice(id);
             let plain = open(dek, nonce, &aad, sealed).map_err(|_| ())?;
-            let secret = Secret::decode(&plain).map_err(|_| ())?;
-            out.push((secret, *id));
+            if crate::record::is_source(&plain).map_err(|_| ())? {
+                sources.push((Source::decode(&plain).map_err(|_| ())?, *id));
+            } else {
+                out.push((Secret::decode(&plain).map_err(|_| ())?, *id));
+            }
         }
-        Ok(out)
+        Ok((out, sources))
     }
 
     /// Serialises the vault with fresh nonces.
     pub fn to_bytes(&self, rng: &mut dyn Random) -> Vec<u8> {
         let mut list = Zeroizing::new(Vec::new());
         list.extend_from_slice(
-            &u32::try_from(self.secrets.len())
+            &u32::try_from(self.secrets.len() + self.sources.len())
                 .unwrap_or(u32::MAX)
                 .to_le_bytes(),
         );
-        for (secret, id) in &self.secrets {
+        let records = self
+            .secrets
+            .iter()
+            .map(|(s, id)| (Record::Secret(s), id))
+            .chain(self.sources.iter().map(|(s, id)| (Record::Source(s), id)));
+        for (record, id) in records {
             let mut plain = Zeroizing::new(Vec::new());
-            secret.encode(&mut plain);
+            match record {
+                Record::Secret(s) => s.encode(&mut plain),
+                Record::Source(s) => s.encode(&mut plain),
+            }
             let mut nonce = [0u8; 24];
             rng.fill(&mut nonce);
             let mut aad = self.vault_id.to_vec();
@@ -515,6 +529,53 @@ impl Vault {
         Ok(())
     }
 
+    /// The sources, in the order they were added.
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.sources.iter().map(|(s, _)| s)
+    }
+
+    /// One source by name (sources and secrets have names of their own:
+    /// [`Vault::get`] never finds a source).
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources().find(|s| s.name == name)
+    }
+
+    /// Adds a source under a fresh random record id.
+    ///
+    /// # Errors
+    ///
+    /// An invalid or taken name.
+    pub fn insert_source(
+        &mut self,
+        source: Source,
+        rng: &mut dyn Random,
+    ) -> Result<(), VaultError> {
+        if !is_valid_name(&source.name) {
+            return Err(VaultError::BadName(source.name));
+        }
+        if self.source(&source.name).is_some() {
+            return Err(VaultError::Exists(source.name));
+        }
+        let mut id = [0u8; 16];
+        rng.fill(&mut id);
+        self.sources.push((source, id));
+        Ok(())
+    }
+
+    /// Removes a source and its token.
+    ///
+    /// # Errors
+    ///
+    /// No source of that name.
+    pub fn remove_source(&mut self, name: &str) -> Result<Source, VaultError> {
+        let i = self
+            .sources
+            .iter()
+            .position(|(s, _)| s.name == name)
+            .ok_or_else(|| VaultError::NotFound(name.to_owned()))?;
+        Ok(self.sources.remove(i).0)
+    }
+
     /// Removes a secret and everything about it, superseded values included.
     ///
     /// # Errors
@@ -528,6 +589,15 @@ impl Vault {
             .ok_or_else(|| VaultError::NotFound(name.to_owned()))?;
         Ok(self.secrets.remove(i).0)
     }
+}
+
+/// The records of a vault body: secrets, and sources.
+type Records = (Vec<(Secret, [u8; 16])>, Vec<(Source, [u8; 16])>);
+
+/// A record to seal.
+enum Record<'a> {
+    Secret(&'a Secret),
+    Source(&'a Source),
 }
 
 struct Header {

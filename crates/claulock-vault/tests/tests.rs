@@ -254,3 +254,79 @@ proptest! {
         claulock_vault::fuzzing::open(&d);
     }
 }
+
+/// A vault with a source and a secret read from it round-trips; the source
+/// is no secret (no name lookup finds it, whatever its name), and the
+/// committed vectors of older vaults still open (`committed_vectors`).
+#[test]
+fn sources_and_remote_values_round_trip_and_stay_apart() {
+    use claulock_vault::{Remote, Source, SourceKind};
+    let mut rng = Counter(7);
+    let mut v = Vault::create(PASS, KdfParams::MIN, &mut rng).unwrap();
+    let token = b"s.team-token-canary-0123456789".to_vec();
+    v.insert_source(
+        Source {
+            name: "TEAM".into(),
+            kind: SourceKind::OpenBao,
+            url: "https://bao.example.com:8200".into(),
+            namespace: Some("eng".into()),
+            ca_pem: Some("-----BEGIN CERTIFICATE-----\n...".into()),
+            token: SecretValue::new(token.clone()),
+            created: 9,
+        },
+        &mut rng,
+    )
+    .unwrap();
+    let remote = Remote {
+        source: "TEAM".into(),
+        path: "secret/app".into(),
+        field: "password".into(),
+        ttl_secs: 300,
+    };
+    v.insert(
+        Secret {
+            name: "DB_PASSWORD".into(),
+            value: SecretValue::new(Vec::new()),
+            meta: Metadata {
+                created: 10,
+                remote: Some(remote.clone()),
+                ..Metadata::default()
+            },
+            superseded: vec![],
+        },
+        &mut rng,
+    )
+    .unwrap();
+    // A source and a secret may share a name: they are looked up apart.
+    assert!(
+        v.insert_source(
+            Source {
+                name: "DB_PASSWORD".into(),
+                kind: SourceKind::Vault,
+                url: "https://vault.example.com".into(),
+                namespace: None,
+                ca_pem: None,
+                token: SecretValue::new(b"t2-0123456789".to_vec()),
+                created: 11,
+            },
+            &mut rng,
+        )
+        .is_ok()
+    );
+    let bytes = v.to_bytes(&mut rng);
+    assert!(!bytes.windows(token.len()).any(|w| w == token), "leaked");
+    let back = Vault::open(&bytes, PASS).unwrap();
+    assert_eq!(back.secrets().count(), 1);
+    assert_eq!(back.get("DB_PASSWORD").unwrap().meta.remote, Some(remote));
+    assert!(back.get("TEAM").is_none());
+    let team = back.source("TEAM").unwrap();
+    assert_eq!(team.token.expose(), &token[..]);
+    assert_eq!(team.namespace.as_deref(), Some("eng"));
+    assert_eq!(team.kind, SourceKind::OpenBao);
+    assert_eq!(back.sources().count(), 2);
+    assert!(!format!("{team:?}").contains("canary"), "leaked");
+    let mut back = back;
+    back.remove_source("TEAM").unwrap();
+    assert!(back.source("TEAM").is_none());
+    assert_eq!(back.secrets().count(), 1);
+}

