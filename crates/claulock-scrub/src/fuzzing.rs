@@ -107,9 +107,9 @@ pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
     }
     // The longest proper prefix of a pattern that ends the input.
     let mut partial: Option<(usize, usize)> = None;
-    if inner.min_partial > 0 {
-        for (pi, p) in inner.patterns.iter().enumerate() {
-            for k in inner.min_partial..p.len() {
+    for (pi, p) in inner.patterns.iter().enumerate() {
+        if let Some(min) = inner.partial_min[pi] {
+            for k in min.max(1)..p.len() {
                 if k <= input.len()
                     && input.ends_with(&p[..k])
                     && partial.is_none_or(|(_, bk)| k > bk)

@@ -32,11 +32,35 @@
 //! The output for any split of the input is byte-identical to the output of
 //! [`Scrubber::scrub`] on the whole: a stream holds back at most the longest
 //! pattern's length minus one byte (three times that when matches may cross
-//! line breaks, the default), and never flushes on a timer. At the end
-//! of a stream, a held-back prefix of a form (at least
-//! [`ScrubberBuilder::min_partial`] bytes) is redacted, not emitted.
-//! Overlapping and adjacent matches merge into one marker. Bytes that hold
-//! no secret pass through untouched, binary and invalid UTF-8 included.
+//! line breaks, the default), and never flushes on a timer. Overlapping and
+//! adjacent matches merge into one marker. Bytes that hold no secret pass
+//! through untouched, binary and invalid UTF-8 included.
+//!
+//! At the end of a stream, a held-back prefix of a form that the stream cut
+//! off (`head -c 30 .env`) is redacted as `[REDACTED:NAME:partial]`, but
+//! only when it is long enough not to be an oracle (next section).
+//!
+//! # No prefix oracle
+//!
+//! Marking every cut-off prefix of a few bytes would answer a question
+//! anyone who can choose strings may ask as often as they like: "is this
+//! the start of a value?". One stream per candidate (a JSON array of names,
+//! each string scrubbed on its own) and a known public prefix (`ghp_`)
+//! give a value away one character at a time, 62 guesses each. So a prefix
+//! is marked only when it alone carries so much of the value that nobody
+//! could produce it blind: by default 64 bits
+//! ([`ScrubberBuilder::partial_guess_bits`]), counted after the value's
+//! public prefix (the longest prefix ending in `_` or `-` within its first
+//! 16 bytes, or `AKIA`/`ASIA`) at the bits per character of the smallest
+//! standard alphabet holding the rest (digits, hex, alphanumerics, base64,
+//! printable ASCII, else 8), or of its empirical entropy when lower. The
+//! shortest marked prefix of an encoded form is scaled to the form's
+//! length, and is never shorter than what the value's unmarked prefix
+//! spells in any form. A value too weak for that (a 12-character password)
+//! gets no partial marks at all; that its *full* matches are marked is an
+//! unavoidable oracle for weak values, which [`Scrubber::warnings`]
+//! reports. [`ScrubberBuilder::min_partial`] (default 8 bytes) stays a
+//! floor, and `0` turns partial marks off.
 //!
 //! # Speed
 //!
@@ -85,7 +109,7 @@
 //! # Crate features
 //!
 //! - `io`: `ScrubWriter`, an `std::io::Write` adapter.
-//! - `json`: [`json::scrub_strings`], every string of a JSON value scrubbed
+//! - `json`: `json::scrub_strings`, every string of a JSON value scrubbed
 //!   in its shape (a tool's result, a transcript line).
 
 #![forbid(unsafe_code)]
@@ -97,6 +121,7 @@ mod io;
 #[cfg(feature = "json")]
 pub mod json;
 mod matcher;
+mod partial;
 mod scrubber;
 mod stream;
 
@@ -104,8 +129,8 @@ pub use forms::{Form, Forms};
 #[cfg(feature = "io")]
 pub use io::ScrubWriter;
 pub use scrubber::{
-    BuildError, DEFAULT_MARKER, DEFAULT_MIN_PARTIAL, DEFAULT_MIN_SECRET_LEN, Scrubber,
-    ScrubberBuilder, Warning,
+    BuildError, DEFAULT_MARKER, DEFAULT_MIN_PARTIAL, DEFAULT_MIN_SECRET_LEN,
+    DEFAULT_PARTIAL_GUESS_BITS, Scrubber, ScrubberBuilder, Warning,
 };
 pub use stream::{Catch, Stream};
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::forms::{self, Form, Forms};
 use crate::matcher::Matcher;
+use crate::partial;
 use crate::stream::Stream;
 
 /// Values shorter than this are refused by default: masking them would
@@ -14,6 +15,11 @@ pub const DEFAULT_MIN_SECRET_LEN: usize = 8;
 /// At the end of a stream, a cut-off prefix of a form at least this long is
 /// redacted by default.
 pub const DEFAULT_MIN_PARTIAL: usize = 8;
+
+/// By default a cut-off prefix is marked only when producing it blind would
+/// take guessing this many bits of the value (see the crate docs, "No
+/// prefix oracle").
+pub const DEFAULT_PARTIAL_GUESS_BITS: u32 = 64;
 
 /// A value is reported as weak below this length.
 const WEAK_LEN: usize = 16;
@@ -37,9 +43,11 @@ pub(crate) struct Inner {
     /// and the partial index).
     pub(crate) matcher: Matcher,
     pub(crate) marker: String,
-    pub(crate) min_partial: usize,
-    /// `partial[b]`: (pattern, prefix length k) for every proper prefix of
-    /// at least `min_partial` bytes whose last byte is `b`.
+    /// Per pattern: the shortest prefix a stream's end may mark (`None`:
+    /// none may be marked).
+    pub(crate) partial_min: Vec<Option<usize>>,
+    /// `partial[b]`: (pattern, prefix length k) for every proper prefix at
+    /// least as long as the pattern's `partial_min` whose last byte is `b`.
     pub(crate) partial: Vec<Vec<(usize, usize)>>,
     pub(crate) patterns: Vec<Vec<u8>>,
     pub(crate) warnings: Vec<Warning>,
@@ -143,6 +151,7 @@ pub struct ScrubberBuilder {
     forms: Forms,
     min_secret_len: usize,
     min_partial: usize,
+    partial_guess_bits: u32,
     marker: String,
 }
 
@@ -165,6 +174,7 @@ impl Default for ScrubberBuilder {
             forms: Forms::default(),
             min_secret_len: DEFAULT_MIN_SECRET_LEN,
             min_partial: DEFAULT_MIN_PARTIAL,
+            partial_guess_bits: DEFAULT_PARTIAL_GUESS_BITS,
             marker: DEFAULT_MARKER.to_owned(),
         }
     }
@@ -196,10 +206,25 @@ impl ScrubberBuilder {
         self
     }
 
-    /// At the end of a stream, a cut-off prefix of a form at least `len`
-    /// bytes long is redacted (`0` turns this off).
+    /// At the end of a stream, a cut-off prefix of a form shorter than
+    /// `len` bytes is never redacted (`0` turns partial marks off). This is
+    /// a floor on top of [`partial_guess_bits`](Self::partial_guess_bits).
     pub fn min_partial(&mut self, len: usize) -> &mut Self {
         self.min_partial = len;
+        self
+    }
+
+    /// At the end of a stream, a cut-off prefix of a form is redacted only
+    /// when producing it without knowing the value would take guessing at
+    /// least `bits` bits of it (default
+    /// [`DEFAULT_PARTIAL_GUESS_BITS`]), so that a mark answers nothing the
+    /// asker does not already know. `0` turns the rule off, leaving only
+    /// [`min_partial`](Self::min_partial): every prefix that long is marked,
+    /// which lets anyone who can choose strings learn a value character by
+    /// character; only tests should want it. The rule is explained in the
+    /// crate docs ("No prefix oracle").
+    pub fn partial_guess_bits(&mut self, bits: u32) -> &mut Self {
+        self.partial_guess_bits = bits;
         self
     }
 
@@ -229,7 +254,8 @@ impl ScrubberBuilder {
         let mut warnings = Vec::new();
         let mut origin = Vec::new();
         let mut patterns: Vec<Vec<u8>> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
+        let mut partial_min: Vec<Option<usize>> = Vec::new();
+        let mut seen: std::collections::HashMap<Vec<u8>, usize> = Default::default();
         for (idx, (name, value)) in self.secrets.iter().enumerate() {
             if name.is_empty() || name.chars().any(char::is_control) {
                 return err(BuildErrorKind::BadName { name: name.clone() });
@@ -248,19 +274,45 @@ impl ScrubberBuilder {
                 warnings.push(Warning::NotUtf8 { name: name.clone() });
             }
             names.push(name.clone());
-            for (form, p) in forms::patterns(value, &self.forms) {
-                // Streams match on a view without removable line breaks, so
-                // a pattern is searched as it appears there.
-                let p = if self.forms.line_breaks {
-                    crate::breaks::compact_pattern(&p)
+            // Streams match on a view without removable line breaks, so a
+            // pattern is searched as it appears there.
+            let view = |p: &[u8]| {
+                if self.forms.line_breaks {
+                    crate::breaks::compact_pattern(p)
                 } else {
-                    p
-                };
-                // Identical bytes are one pattern, named by its first form
-                // (the raw value before its encodings, earlier secrets first).
-                if p.len() >= self.min_secret_len.clamp(1, 8) && seen.insert(p.clone()) {
-                    origin.push((idx, form));
-                    patterns.push(p);
+                    p.to_vec()
+                }
+            };
+            let forms_of: Vec<(Form, Vec<u8>)> = forms::patterns(value, &self.forms)
+                .into_iter()
+                .map(|(form, p)| (form, view(&p)))
+                .collect();
+            let marks = partial::thresholds(
+                value,
+                &self.forms,
+                &forms_of,
+                &view,
+                self.partial_guess_bits,
+                self.min_partial,
+            );
+            for ((form, p), mark) in forms_of.into_iter().zip(marks) {
+                if p.len() < self.min_secret_len.clamp(1, 8) {
+                    continue;
+                }
+                match seen.get(&p) {
+                    // Identical bytes are one pattern, named by its first
+                    // form (the raw value before its encodings, earlier
+                    // secrets first), marked partially only as the
+                    // strictest of its derivations allows.
+                    Some(&i) => {
+                        partial_min[i] = partial_min[i].zip(mark).map(|(a, b)| a.max(b));
+                    }
+                    None => {
+                        seen.insert(p.clone(), patterns.len());
+                        origin.push((idx, form));
+                        partial_min.push(mark);
+                        patterns.push(p);
+                    }
                 }
             }
         }
@@ -268,9 +320,9 @@ impl ScrubberBuilder {
             kind: BuildErrorKind::Automaton { message: e.0 },
         })?;
         let mut partial = vec![Vec::new(); 256];
-        if self.min_partial > 0 {
-            for (pi, p) in patterns.iter().enumerate() {
-                for k in self.min_partial..p.len() {
+        for (pi, p) in patterns.iter().enumerate() {
+            if let Some(min) = partial_min[pi] {
+                for k in min.max(1)..p.len() {
                     partial[usize::from(p[k - 1])].push((pi, k));
                 }
             }
@@ -281,7 +333,7 @@ impl ScrubberBuilder {
                 origin,
                 matcher,
                 marker: self.marker.clone(),
-                min_partial: self.min_partial,
+                partial_min,
                 partial,
                 patterns,
                 warnings,

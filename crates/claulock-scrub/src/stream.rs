@@ -198,7 +198,8 @@ impl Stream {
     }
 
     /// The longest suffix of the held-back bytes that is a proper prefix of
-    /// a pattern, at least `min_partial` long, as a synthetic hit.
+    /// a pattern, at least as long as that pattern's shortest markable
+    /// prefix (see `partial`), as a synthetic hit.
     fn trailing_partial(&mut self) -> Option<Hit> {
         let inner = &self.scrubber.inner;
         let last = *self.pending.last()?;

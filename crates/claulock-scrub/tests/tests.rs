@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod forms;
+mod oracle;
 mod properties;
 mod streams;
