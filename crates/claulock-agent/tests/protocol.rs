@@ -1412,3 +1412,99 @@ fn a_rotation_entry_is_not_finished_by_a_rotation_before_it_opened() {
         "a rotation entry nobody used is reported {state:?}"
     );
 }
+
+/// The prefix oracle, end to end: a client that sends `ScrubJson` over the
+/// agent's socket with an array of candidate strings (each scrubbed as its
+/// own stream) and watches which come back changed must not learn a
+/// character of a value beyond its public prefix. Without the scrubber's
+/// guessing budget the same attack recovers a value character by character
+/// (claulock-scrub's `oracle` tests show that control); here a long cut-off
+/// prefix is still marked, so the wiring keeps partial marks on and uses
+/// the default budget.
+#[test]
+fn scrub_json_over_the_socket_is_no_prefix_oracle() {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let f = Fixture::new("oracle");
+    let token = [b"ghp_".as_slice(), &canary(), &canary()[..8]].concat();
+    f.add("GH_TOKEN", &token, &["api.github.com"]);
+    let listener = Arc::new(UnixListener::bind(&f.home.socket).unwrap());
+    let serving = {
+        let (agent, listener) = (Arc::clone(&f.agent), Arc::clone(&listener));
+        std::thread::spawn(move || server::serve(&agent, &listener))
+    };
+    let client = Client::new(&f.home.socket, &f.home.vault).with_timeout(Duration::from_secs(5));
+    // Which strings of `batch` the agent changed.
+    let changed = |batch: &[String]| -> Vec<bool> {
+        let value = serde_json::Value::Array(
+            batch
+                .iter()
+                .cloned()
+                .map(serde_json::Value::String)
+                .collect(),
+        );
+        match client.request(&Request::ScrubJson {
+            value,
+            caller: "test".into(),
+        }) {
+            Ok(Reply::ScrubbedJson { value: None, .. }) => vec![false; batch.len()],
+            Ok(Reply::ScrubbedJson {
+                value: Some(serde_json::Value::Array(items)),
+                ..
+            }) => items
+                .iter()
+                .zip(batch)
+                .map(|(got, sent)| got.as_str() != Some(sent.as_str()))
+                .collect(),
+            other => panic!("scrub_json: {}", other.is_ok()),
+        }
+    };
+    // A candidate prefix, raw, in hex and as JSON `\u` escapes (with the
+    // start of the next character, which makes even one character long
+    // enough for the old rule to mark).
+    let probes = |prefix: &[u8]| -> Vec<String> {
+        let mut u: String = prefix.iter().map(|b| format!("\\u{b:04x}")).collect();
+        u.push_str("\\u00");
+        vec![text(prefix), hex(prefix), u]
+    };
+
+    // The wiring: 30 of the token's 40 characters at the end of a string
+    // are marked.
+    let cut = changed(&[format!("token: {}", text(&token[..30]))]);
+    assert_eq!(cut, [true], "a long cut-off prefix was not marked");
+
+    for (label, value, public) in [("GH_TOKEN", &token, 4), (ALPHA, &f.alpha, 0)] {
+        let mut known = value[..public].to_vec();
+        // Every candidate for the next character, in one request.
+        let mut batch = Vec::new();
+        for &c in ALNUM {
+            let mut cand = known.clone();
+            cand.push(c);
+            batch.extend(probes(&cand));
+        }
+        let marked = changed(&batch);
+        let hits = marked.iter().filter(|&&m| m).count();
+        assert_eq!(
+            hits, 0,
+            "{label}: {hits} candidates for the character after the public prefix were marked"
+        );
+        known.clear();
+    }
+
+    f.remember("GH_TOKEN", &token);
+    client
+        .done(&Request::Lock {
+            reason: Some("test".into()),
+        })
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !serving.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "serve did not return after the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    serving.join().unwrap();
+    drop(listener);
+    let _ = std::fs::remove_file(&f.home.socket);
+}
