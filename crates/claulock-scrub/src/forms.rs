@@ -85,6 +85,13 @@ pub struct Forms {
     /// encoding wrapped by `base64` (76 columns), PEM (64) or `fold` is
     /// still caught. Costs a larger hold-back (3× the longest pattern).
     pub line_breaks: bool,
+    /// Match across bytes that can sit between a value's characters
+    /// without being read as part of it: ANSI escape sequences, NUL,
+    /// zero-width and other invisible code points, and backspace
+    /// overstrikes (`sed 's/./&\x1b[0m/g'`, a zero-width space after every
+    /// character, `man`'s bold). Costs a larger hold-back (16× the longest
+    /// pattern, plus 260 bytes).
+    pub invisible: bool,
 }
 
 impl Default for Forms {
@@ -101,6 +108,7 @@ impl Default for Forms {
             lines: true,
             fragments: None,
             line_breaks: true,
+            invisible: true,
         }
     }
 }

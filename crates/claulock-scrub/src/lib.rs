@@ -24,15 +24,26 @@
 //! window of K bytes of a long, high-entropy value ([`Forms::fragments`]).
 //! Matches cross line breaks between code characters, so an encoding
 //! wrapped by `base64` (76 columns), PEM (64) or `fold` is caught too
-//! ([`Forms::line_breaks`]).
+//! ([`Forms::line_breaks`]), and bytes a reader skips or a terminal
+//! consumes between a value's characters: ANSI escape sequences, NUL,
+//! zero-width and other invisible code points, backspace overstrikes
+//! (`sed 's/./&\x1b[0m/g' .env`, a zero-width space after every
+//! character, `man`'s bold and underline; [`Forms::invisible`]).
 //! Each form can be switched off ([`Forms`]).
 //!
 //! # Chunk safety without timers
 //!
 //! The output for any split of the input is byte-identical to the output of
-//! [`Scrubber::scrub`] on the whole: a stream holds back at most the longest
-//! pattern's length minus one byte (three times that when matches may cross
-//! line breaks, the default), and never flushes on a timer. Overlapping and
+//! [`Scrubber::scrub`] on the whole: a stream holds back at most
+//! [`Scrubber::max_held_back`] bytes, and never flushes on a timer. That is
+//! the longest pattern's length minus one byte; three times the longest
+//! pattern when matches may cross line breaks; and, when they may cross
+//! invisible bytes (the default), 16 times the longest pattern plus 260
+//! bytes of context (an escape sequence is recognised up to 256 bytes). A
+//! match may span at most 16 times the longest pattern in the original
+//! text: a value padded with more invisible bytes than that between its
+//! characters passes, which gains an attacker nothing it could not have by
+//! encoding the value any other way it likes. Overlapping and
 //! adjacent matches merge into one marker. Bytes that hold no secret pass
 //! through untouched, binary and invalid UTF-8 included.
 //!
@@ -61,6 +72,18 @@
 //! unavoidable oracle for weak values, which [`Scrubber::warnings`]
 //! reports. [`ScrubberBuilder::min_partial`] (default 8 bytes) stays a
 //! floor, and `0` turns partial marks off.
+//!
+//! # Best effort
+//!
+//! The scrubber is a second line. A model that runs code can always encode
+//! a value in a way no scrubber knows (rot13 and a split, an image); the
+//! forms above are the ones tools print by themselves or that are one
+//! short command away, and the views are chosen so that none can be used
+//! to hide the others: an escape left open right before a value (`ESC [`,
+//! which would swallow its first character) or a backspace after one of
+//! its characters is caught on a second view without the swallowing
+//! rules. Combining such a swallowing trick with escapes between every
+//! character is not caught.
 //!
 //! # Speed
 //!
@@ -114,7 +137,6 @@
 
 #![forbid(unsafe_code)]
 
-mod breaks;
 mod forms;
 #[cfg(feature = "io")]
 mod io;
@@ -124,6 +146,7 @@ mod matcher;
 mod partial;
 mod scrubber;
 mod stream;
+mod view;
 
 pub use forms::{Form, Forms};
 #[cfg(feature = "io")]

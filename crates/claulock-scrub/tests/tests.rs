@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod forms;
+mod normalise;
 mod oracle;
 mod properties;
 mod streams;
