@@ -34,6 +34,7 @@ pub fn scrub_structured(data: &[u8]) {
         fragments: (flags & 64 != 0).then_some(8),
         line_breaks: flags & 128 != 0 || flags & 1 == 0,
         invisible: flags & 1 == 0 || flags & 16 != 0,
+        dumps: flags & 1 == 0 || flags & 32 != 0,
         ..Forms::default()
     };
     let splits: Vec<usize> = r.take(4).iter().map(|&b| usize::from(b)).collect();
@@ -109,6 +110,27 @@ pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
             }
         }
     }
+    // The bytes dumps spell.
+    if inner.dumps {
+        let mut d = crate::dump::Decoded::default();
+        crate::dump::decode(input, 0, &mut d);
+        for (kind, run) in &d.runs {
+            let text = &d.bytes[run.clone()];
+            for (pi, p) in inner.patterns.iter().enumerate() {
+                if p.len() <= text.len() {
+                    for start in 0..=text.len() - p.len() {
+                        if &text[start..start + p.len()] == p.as_slice() {
+                            let (s0, e0) = d.span(run.start + start, run.start + start + p.len());
+                            if e0 - s0 <= inner.span_limit {
+                                let tagged = crate::stream::dump_pattern(*kind, pi);
+                                hits.push((s0, std::cmp::Reverse(e0), tagged));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
     // The longest proper prefix of a pattern that ends the input.
     let mut partial: Option<(usize, usize)> = None;
     for (pi, p) in inner.patterns.iter().enumerate() {
@@ -142,7 +164,7 @@ pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
                 let (secret, form) = if pi == usize::MAX {
                     (partial.map_or(0, |(p, _)| inner.origin[p].0), Form::Partial)
                 } else {
-                    inner.origin[pi]
+                    crate::stream::origin(s, pi)
                 };
                 s.render_marker(secret, form, &mut out);
                 open_end = Some(end);

@@ -28,7 +28,15 @@
 //! consumes between a value's characters: ANSI escape sequences, NUL,
 //! zero-width and other invisible code points, backspace overstrikes
 //! (`sed 's/./&\x1b[0m/g' .env`, a zero-width space after every
-//! character, `man`'s bold and underline; [`Forms::invisible`]).
+//! character, `man`'s bold and underline; [`Forms::invisible`]). Every
+//! form is also caught spelled byte by byte by a dump ([`Forms::dumps`]):
+//! hex and binary dumps (`xxd`, `xxd -b`, `hexdump -C`, `od -tx1`,
+//! `curl --trace` and `--trace-ascii`), lists of numbers (`od -tu1`,
+//! `printf '%d '`, Python's `list(b"…")`, `xxd -i`), and one character
+//! per line or field (`grep -o .`, `fold -w1`, `sed 's/./& /g'`, `od -c`,
+//! any of them through `nl`); the marker covers the dump from the value's
+//! first byte to the end of the line of its last (the gutter spells the
+//! value again).
 //! Each form can be switched off ([`Forms`]).
 //!
 //! # Chunk safety without timers
@@ -38,8 +46,9 @@
 //! [`Scrubber::max_held_back`] bytes, and never flushes on a timer. That is
 //! the longest pattern's length minus one byte; three times the longest
 //! pattern when matches may cross line breaks; and, when they may cross
-//! invisible bytes (the default), 16 times the longest pattern plus 260
-//! bytes of context (an escape sequence is recognised up to 256 bytes). A
+//! invisible bytes or be spelled by dumps (the default), 16 times the
+//! longest pattern plus 260 bytes of context (an escape sequence is
+//! recognised up to 256 bytes, a hex dump line up to 200). A
 //! match may span at most 16 times the longest pattern in the original
 //! text: a value padded with more invisible bytes than that between its
 //! characters passes, which gains an attacker nothing it could not have by
@@ -83,7 +92,11 @@
 //! which would swallow its first character) or a backspace after one of
 //! its characters is caught on a second view without the swallowing
 //! rules. Combining such a swallowing trick with escapes between every
-//! character is not caught.
+//! character is not caught. Dumps are caught whole: a dump cut short
+//! (`xxd .env | head -3`) is not marked as a partial, nor are layouts
+//! other than those listed (`hexdump` without `-C` swaps byte pairs, a
+//! comma between characters, one character per line with more than 8
+//! bytes of numbering before it).
 //!
 //! # Speed
 //!
@@ -137,6 +150,7 @@
 
 #![forbid(unsafe_code)]
 
+mod dump;
 mod forms;
 #[cfg(feature = "io")]
 mod io;

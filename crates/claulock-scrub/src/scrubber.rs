@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) views: Vec<crate::view::Rules>,
     /// The longest span, in original bytes, a match may have.
     pub(crate) span_limit: usize,
+    /// Whether streams also match on the bytes dumps spell.
+    pub(crate) dumps: bool,
     /// Decided bytes a stream keeps before its undecided ones, and holds
     /// back after a match, for the views' rules to decide alike.
     pub(crate) context: usize,
@@ -345,10 +347,11 @@ impl ScrubberBuilder {
                 span_limit: crate::view::span_limit(
                     matcher_max,
                     self.forms.line_breaks,
-                    self.forms.invisible,
+                    self.forms.invisible || self.forms.dumps,
                 ),
-                context: if self.forms.invisible {
-                    crate::view::CONTEXT
+                dumps: self.forms.dumps,
+                context: if self.forms.invisible || self.forms.dumps {
+                    crate::view::CONTEXT.max(crate::dump::MAX_LINE)
                 } else {
                     0
                 },
@@ -415,8 +418,8 @@ impl Scrubber {
     /// a match may have in the original text, less one byte, plus the
     /// context its views' rules look at after it. Without line breaks or
     /// invisible bytes that is `max_pattern_len() - 1`; with line breaks
-    /// only, `3 * max_pattern_len() - 1`; with invisible bytes (the
-    /// default), `16 * max_pattern_len() - 1 + 260`.
+    /// only, `3 * max_pattern_len() - 1`; with invisible bytes or dumps
+    /// (the default), `16 * max_pattern_len() - 1 + 260`.
     pub fn max_held_back(&self) -> usize {
         (self.inner.span_limit + self.inner.context).saturating_sub(1)
     }

@@ -15,10 +15,29 @@
 
 use std::collections::BTreeMap;
 
+use crate::dump::{self, Decoded, Kind};
 use crate::forms::Form;
 use crate::matcher::Hit;
 use crate::scrubber::Scrubber;
 use crate::view::{self, View};
+
+/// Hits found in dumps carry their layout above the pattern's index.
+const DUMP_TAG: usize = 1 << 28;
+
+pub(crate) fn dump_pattern(kind: Kind, pattern: usize) -> usize {
+    let k = Kind::ALL.iter().position(|&x| x == kind).unwrap_or(0);
+    DUMP_TAG * (k + 1) + pattern
+}
+
+/// The secret and form of a hit's pattern (a dump's layout names the form
+/// of what was found in it).
+pub(crate) fn origin(s: &Scrubber, pattern: usize) -> (usize, Form) {
+    if pattern >= DUMP_TAG {
+        let secret = s.inner.origin[pattern % DUMP_TAG].0;
+        return (secret, Kind::ALL[pattern / DUMP_TAG - 1].form());
+    }
+    s.inner.origin[pattern]
+}
 
 /// A scrubbed stream. Call [`feed`](Self::feed) for each chunk, then
 /// [`finish`](Self::finish) once at the end.
@@ -40,6 +59,7 @@ pub struct Stream {
     partial_secret: usize,
     spans: Vec<(usize, usize)>,
     view: View,
+    decoded: Decoded,
     finished: bool,
 }
 
@@ -77,6 +97,7 @@ impl Stream {
             partial_secret: 0,
             spans: Vec::new(),
             view: View::default(),
+            decoded: Decoded::default(),
             finished: false,
         }
     }
@@ -167,6 +188,19 @@ impl Stream {
         if let Some(spans) = searched {
             self.spans = spans;
         }
+        if inner.dumps {
+            // Every pattern, in the bytes dumps spell.
+            dump::decode(&self.buf, self.base, &mut self.decoded);
+            for (kind, run) in &self.decoded.runs {
+                inner
+                    .matcher
+                    .find_all(&self.decoded.bytes[run.clone()], &mut found);
+                hits.extend(found.iter().map(|h| {
+                    let (start, end) = self.decoded.span(run.start + h.start, run.start + h.end());
+                    Hit::new(start, end, dump_pattern(*kind, h.pattern))
+                }));
+            }
+        }
         // Hits in the context were decided before; a hit longer than the
         // span limit is no hit, however the input was split.
         let (ctx, limit) = (self.ctx, inner.span_limit);
@@ -216,7 +250,7 @@ impl Stream {
         if pattern == usize::MAX {
             return (self.partial_secret, Form::Partial);
         }
-        self.scrubber.inner.origin[pattern]
+        origin(&self.scrubber, pattern)
     }
 
     /// The longest suffix of the held-back bytes that is a proper prefix of

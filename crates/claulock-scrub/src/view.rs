@@ -91,6 +91,7 @@ pub(crate) fn views(line_breaks: bool, invisible: bool) -> Vec<Rules> {
 /// The longest span, in original bytes, a match of patterns at most
 /// `longest` bytes long may have.
 pub(crate) fn span_limit(longest: usize, line_breaks: bool, invisible: bool) -> usize {
+    // Dumps use the same limit as invisible bytes (see `Scrubber`).
     if invisible {
         SPAN_FACTOR * longest
     } else if line_breaks {

@@ -62,19 +62,22 @@ fn hex(v: &[u8]) -> Vec<u8> {
 
 #[test]
 fn holds_back_a_bounded_tail() {
-    // Matches may cross line breaks and invisible bytes (the default): at
-    // most 16 times the longest pattern and the views' context; across
-    // line breaks only, three times; across nothing, less than once.
-    for (line_breaks, invisible, factor, context) in [
-        (true, true, 16, 260),
-        (true, false, 3, 0),
-        (false, false, 1, 0),
+    // Matches may cross line breaks and invisible bytes and be spelled by
+    // dumps (the default): at most 16 times the longest pattern and the
+    // context; across line breaks only, three times; across nothing, less
+    // than once.
+    for (line_breaks, invisible, dumps, factor, context) in [
+        (true, true, true, 16, 260),
+        (true, false, true, 16, 260),
+        (true, false, false, 3, 0),
+        (false, false, false, 1, 0),
     ] {
         let s = Scrubber::builder()
             .secret("GITHUB_TOKEN", TOKEN)
             .forms(Forms {
                 line_breaks,
                 invisible,
+                dumps,
                 ..Forms::default()
             })
             .build()
