@@ -5,22 +5,18 @@
 //! as the bytes they stand for; a number at the start of a line followed
 //! by a tab, or of two or more digits, is a line number or offset.
 
-use super::{Decoded, Kind, is_space, regions};
+use super::{Decoded, HIGH, Kind, Masks, is_space, pairs, regions};
 
 /// The most whitespace bytes between two characters.
 const MAX_SEP: usize = 8;
 
-/// Whitespace bytes in a window, by SWAR: cheap enough to look at every
-/// eighth byte of all output.
-fn looks(w: &[u8; 8]) -> bool {
-    let x = u64::from_le_bytes(*w);
-    let eq = |c: u8| {
-        let y = x ^ (u64::from(c) * 0x0101_0101_0101_0101);
-        let t = (y & 0x7f7f_7f7f_7f7f_7f7f).wrapping_add(0x7f7f_7f7f_7f7f_7f7f);
-        !(t | y | 0x7f7f_7f7f_7f7f_7f7f)
-    };
-    let ws = (eq(b' ') | eq(b'\n') | eq(b'\t')).count_ones();
-    (3..8).contains(&ws)
+/// Whether a window could lie inside a run of single characters: three
+/// to seven whitespace bytes, and no two other bytes side by side unless
+/// both are digits (a line number).
+fn looks(_: &[u8; 8], m: Masks) -> bool {
+    let n = m.ws.count_ones();
+    let other = !m.ws & HIGH;
+    (3..8).contains(&n) && pairs(other) & !pairs(m.digit) == 0
 }
 
 pub(super) fn decode(hay: &[u8], base: u64, out: &mut Decoded) {
@@ -117,6 +113,7 @@ fn byte_of(tok: &[u8]) -> Option<Spelled> {
         [a @ b'0'..=b'3', b @ b'0'..=b'7', c @ b'0'..=b'7'] => Some(Spelled::Byte(
             ((a - b'0') << 6) | ((b - b'0') << 3) | (c - b'0'),
         )),
+        _ if tok.len() > 4 || tok[0] < 0xc0 => None,
         _ => {
             // One UTF-8 character of several bytes.
             let s = std::str::from_utf8(tok).ok()?;

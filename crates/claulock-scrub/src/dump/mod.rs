@@ -148,14 +148,14 @@ fn regions(
     hay: &[u8],
     base: u64,
     pad: usize,
-    looks: impl Fn(&[u8; 8]) -> bool,
+    looks: impl Fn(&[u8; 8], Masks) -> bool,
 ) -> Vec<Range<usize>> {
     let mut out: Vec<Range<usize>> = Vec::new();
     let mut p = ((8 - (base % 8)) % 8) as usize;
     while p + 8 <= hay.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&hay[p..p + 8]);
-        if looks(&w) {
+        if looks(&w, Masks::of(&w)) {
             let lo = p.saturating_sub(pad);
             let hi = (p + 8 + pad).min(hay.len());
             match out.last_mut() {
@@ -176,6 +176,52 @@ fn at_line_start(hay: &[u8], at: usize) -> bool {
         j -= 1;
     }
     j == 0 || hay[j - 1] == b'\n'
+}
+
+/// Per-byte masks of an 8-byte window (the high bit of each byte), by
+/// SWAR: cheap enough to look at every eighth byte of all output.
+#[derive(Clone, Copy)]
+struct Masks {
+    /// Space, tab, line feed.
+    ws: u64,
+    /// ASCII digits.
+    digit: u64,
+    /// Commas and carriage returns.
+    punct: u64,
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+impl Masks {
+    fn of(w: &[u8; 8]) -> Masks {
+        let x = u64::from_le_bytes(*w);
+        // Bytes equal to `c` (exact).
+        let eq = |c: u8| {
+            let y = x ^ (u64::from(c) * ONES);
+            let t = (y & !HIGH).wrapping_add(!HIGH);
+            !(t | y | !HIGH)
+        };
+        // 0x30..=0x39, and never a byte above 0x7f.
+        let ascii = !x & HIGH;
+        let ge = (x & !HIGH).wrapping_add(0x50 * ONES) & HIGH;
+        let lt = !((x & !HIGH).wrapping_add(0x46 * ONES)) & HIGH;
+        Masks {
+            ws: eq(b' ') | eq(b'\n') | eq(b'\t'),
+            digit: ascii & ge & lt,
+            punct: eq(b',') | eq(b'\r'),
+        }
+    }
+}
+
+/// Bytes of `m` whose next byte is in `m` too (little-endian: `<< 8`).
+fn pairs(m: u64) -> u64 {
+    m & (m << 8)
+}
+
+/// Bytes of `m` that start a run of `m` in the window.
+fn starts(m: u64) -> u64 {
+    m & !(m << 8)
 }
 
 /// Whether `b` separates tokens.

@@ -3,30 +3,25 @@
 //! arrays), separated by spaces, commas and line breaks; `od`'s offsets at
 //! the start of a line are skipped.
 
-use super::{Decoded, Kind, is_space, regions};
+use super::{Decoded, HIGH, Kind, Masks, is_space, regions, starts};
 
 /// The most separator bytes between two numbers (`od -tu1` aligns them in
 /// columns of four).
 const MAX_SEP: usize = 8;
 
-fn in_alphabet(b: u8) -> bool {
-    b.is_ascii_hexdigit() || matches!(b, b' ' | b',' | b'\t' | b'\n' | b'\r' | b'x')
-}
-
-fn looks(w: &[u8; 8]) -> bool {
-    let mut seps = 0;
-    let mut digits = 0;
-    for &b in w {
-        if !in_alphabet(b) {
-            return false;
-        }
-        match b {
-            b' ' | b',' | b'\t' | b'\n' | b'\r' => seps += 1,
-            b'0'..=b'9' => digits += 1,
-            _ => {}
-        }
+/// Whether a window could lie inside a list of numbers: digits and
+/// separators only (hex digits too where an `x` says `0x`), with two
+/// numbers in it at least (a list of numbers of up to three digits has).
+fn looks(w: &[u8; 8], m: Masks) -> bool {
+    let sep = m.ws | m.punct;
+    if (m.digit | sep) == HIGH {
+        return starts(m.digit).count_ones() >= 2;
     }
-    seps >= 1 && digits >= 2
+    // `0x47, 0x49`: rare, so looked at byte by byte.
+    w.contains(&b'x')
+        && w.iter()
+            .all(|&b| b.is_ascii_hexdigit() || b"x ,\t\n\r".contains(&b))
+        && starts(sep).count_ones() >= 1
 }
 
 pub(super) fn decode(hay: &[u8], base: u64, out: &mut Decoded) {
