@@ -140,8 +140,13 @@ fn main() -> ExitCode {
         ),
         ("+ invisible + dumps (default)", Forms::default()),
     ];
+    // `FP_ONLY=N` runs the Nth form set only (for profiling).
+    let only: Option<usize> = std::env::var("FP_ONLY").ok().and_then(|v| v.parse().ok());
     let mut total_markers = 0;
-    for (label, forms) in configs {
+    for (i, (label, forms)) in configs.into_iter().enumerate() {
+        if only.is_some_and(|o| o != i) {
+            continue;
+        }
         let mut b = Scrubber::builder();
         b.forms(forms);
         for (name, v) in secrets(20_261_202) {

@@ -113,7 +113,7 @@ pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
     // The bytes dumps spell.
     if inner.dumps {
         let mut d = crate::dump::Decoded::default();
-        crate::dump::decode(input, 0, &mut d);
+        crate::dump::decode(input, 0, inner.dump_step, &mut d);
         for (kind, run) in &d.runs {
             let text = &d.bytes[run.clone()];
             for (pi, p) in inner.patterns.iter().enumerate() {

@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     pub(crate) span_limit: usize,
     /// Whether streams also match on the bytes dumps spell.
     pub(crate) dumps: bool,
+    /// The step between the windows that find dumps (see `dump`).
+    pub(crate) dump_step: usize,
     /// Decided bytes a stream keeps before its undecided ones, and holds
     /// back after a match, for the views' rules to decide alike.
     pub(crate) context: usize,
@@ -335,6 +337,7 @@ impl ScrubberBuilder {
             }
         }
         let matcher_max = matcher.max_len();
+        let dump_step = crate::dump::window_step(matcher.min_len());
         Ok(Scrubber {
             inner: Arc::new(Inner {
                 names,
@@ -350,6 +353,7 @@ impl ScrubberBuilder {
                     self.forms.invisible || self.forms.dumps,
                 ),
                 dumps: self.forms.dumps,
+                dump_step,
                 context: if self.forms.invisible || self.forms.dumps {
                     crate::view::CONTEXT.max(crate::dump::MAX_LINE)
                 } else {

@@ -190,7 +190,7 @@ impl Stream {
         }
         if inner.dumps {
             // Every pattern, in the bytes dumps spell.
-            dump::decode(&self.buf, self.base, &mut self.decoded);
+            dump::decode(&self.buf, self.base, inner.dump_step, &mut self.decoded);
             for (kind, run) in &self.decoded.runs {
                 inner
                     .matcher

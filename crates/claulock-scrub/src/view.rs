@@ -8,7 +8,8 @@
 //!   76 columns, PEM at 64, `fold -w N` anywhere. A `\n` or `\r\n` is
 //!   removable when the characters right before and after it (in the view
 //!   without the other spans) are of the base64 and hex alphabets
-//!   (`A-Za-z0-9+/-_`), so ordinary lines are never joined.
+//!   (`A-Za-z0-9+/-_`), so ordinary lines are never joined; with the
+//!   offset `curl --trace-ascii` starts the next line with (`0040: `).
 //! - **Inert bytes**, which are never a character of anything: a bare
 //!   backspace byte, and invisible code points (zero-width spaces and
 //!   joiners U+200B–U+200F, word joiner and invisible operators
@@ -151,7 +152,9 @@ fn merge(spans: &mut Vec<(usize, usize)>) {
     spans.truncate(w);
 }
 
-/// Line breaks with a code character right before and after.
+/// Line breaks with a code character right before and after (after the
+/// offset `curl --trace-ascii` starts its lines with, `0040: `, which goes
+/// with the break).
 fn find_breaks(hay: &[u8], out: &mut Vec<(usize, usize)>) {
     for i in memchr::memchr_iter(b'\n', hay) {
         let start = if i > 0 && hay[i - 1] == b'\r' {
@@ -159,12 +162,14 @@ fn find_breaks(hay: &[u8], out: &mut Vec<(usize, usize)>) {
         } else {
             i
         };
-        if start > 0
-            && i + 1 < hay.len()
-            && is_code_char(hay[start - 1])
-            && is_code_char(hay[i + 1])
-        {
-            out.push((start, i + 1 - start));
+        let mut end = i + 1;
+        if let Some(o) = hay.get(end..end + 6) {
+            if o[..4].iter().all(u8::is_ascii_hexdigit) && &o[4..] == b": " {
+                end += 6;
+            }
+        }
+        if start > 0 && end < hay.len() && is_code_char(hay[start - 1]) && is_code_char(hay[end]) {
+            out.push((start, end - start));
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Hex and binary dump lines: `xxd` (also `-g1`, `-b`), `hexdump -C`,
-//! `od -tx1` (with or without `-An`), `curl --trace`; and the text lines
-//! of `curl --trace-ascii`.
+//! `od -tx1` (with or without `-An`), `curl --trace`. (The text lines of
+//! `curl --trace-ascii` are joined by the line-break view.)
 //!
 //! A line is an optional offset (hex or octal digits, `0000:` or
 //! `00000000:` or `0000000`), then groups of 2, 4 or 8 hex digits (or 8
@@ -8,9 +8,14 @@
 //! optionally a gutter: anything after three or more spaces or after a
 //! token that is no group. A line without an offset must start with a
 //! space (`od -An`). Consecutive lines of the same layout spell one run.
-//! A `curl --trace-ascii` line is a 4-digit offset, `: ` and text.
+//!
+//! Lines are looked at only from a candidate window on: 8 bytes of hex
+//! digits, spaces and colons at a stream offset that is a multiple of
+//! [`STEP`], which every full line of these tools holds (their hex columns
+//! are at least 39 bytes wide); from the line of such a window on, lines
+//! are read until one is no dump line.
 
-use super::{Decoded, Kind, MAX_LINE};
+use super::{Decoded, HIGH, Kind, MAX_LINE, Masks};
 
 /// The most bytes one line of a dump spells.
 const MAX_LINE_BYTES: usize = 16;
@@ -19,36 +24,67 @@ const MAX_LINE_BYTES: usize = 16;
 enum Layout {
     Hex(usize),
     Binary,
-    Ascii,
 }
 
-pub(super) fn decode(hay: &[u8], at_start: bool, out: &mut Decoded) {
-    let mut pos = 0;
-    // A line whose start is not in `hay` is not judged: its start decides.
-    if !at_start {
-        match memchr::memchr(b'\n', hay) {
-            Some(i) => pos = i + 1,
-            None => return,
+/// The step between candidate windows (at most the narrowest hex
+/// columns, 39 bytes, less a window).
+pub(super) const STEP: usize = 24;
+
+/// Whether a window could lie in a dump line's hex columns: hex digits,
+/// colons and one to five spaces.
+pub(super) fn looks(m: Masks) -> bool {
+    (m.hex | m.space) == HIGH && (1..6).contains(&m.space.count_ones())
+}
+
+/// Decodes the dump lines from the line of each candidate window (at
+/// `candidates`, ascending) on.
+pub(super) fn decode(hay: &[u8], at_start: bool, candidates: &[usize], out: &mut Decoded) {
+    let mut done = 0;
+    for &p in candidates {
+        if p < done {
+            continue;
         }
+        // A line whose start is not in `hay` is not judged: its start
+        // decides.
+        let mut from = match memchr::memrchr(b'\n', &hay[..p]) {
+            Some(i) => i + 1,
+            None if at_start => 0,
+            None => continue,
+        };
+        let mut current: Option<Layout> = None;
+        while from < hay.len() {
+            let end = memchr::memchr(b'\n', &hay[from..]).map_or(hay.len(), |i| from + i);
+            let to = if end > from && hay[end - 1] == b'\r' {
+                end - 1
+            } else {
+                end
+            };
+            let layout = if to - from <= MAX_LINE && could_be(&hay[from..to]) {
+                line(hay, from, to, current, out)
+            } else {
+                None
+            };
+            current = layout;
+            if current.is_none() {
+                break;
+            }
+            from = end + 1;
+        }
+        out.end();
+        done = from.max(p + 1);
     }
-    let mut current: Option<Layout> = None;
-    while pos < hay.len() {
-        let end = memchr::memchr(b'\n', &hay[pos..]).map_or(hay.len(), |i| pos + i);
-        let line_end = if end > pos && hay[end - 1] == b'\r' {
-            end - 1
-        } else {
-            end
-        };
-        let layout = if line_end - pos <= MAX_LINE {
-            line(hay, pos, line_end, current, out)
-        } else {
-            None
-        };
-        if layout.is_none() {
-            out.end();
+}
+
+/// A quick look at a line's start: an offset's digits, or a space and a
+/// group's two digits.
+fn could_be(l: &[u8]) -> bool {
+    match l {
+        [b' ', rest @ ..] => {
+            let rest = &rest[rest.iter().position(|&b| b != b' ').unwrap_or(rest.len())..];
+            rest.len() >= 2 && rest[..2].iter().all(u8::is_ascii_hexdigit)
         }
-        current = layout;
-        pos = end + 1;
+        [a, b, c, d, ..] => [a, b, c, d].iter().all(|x| x.is_ascii_hexdigit()),
+        _ => false,
     }
 }
 
@@ -85,20 +121,6 @@ fn line(
         i = t;
     } else if !starts_with_space {
         return None;
-    }
-    // `curl --trace-ascii`: `0000: ` and the bytes as text.
-    if offset && tok.len() == 5 && l.get(t) == Some(&b' ') {
-        let rest = &l[t + 1..];
-        if !rest.is_empty() && !starts_hex_group(rest) {
-            if before != Some(Layout::Ascii) {
-                out.begin(Kind::HexDump);
-            }
-            for (k, &b) in rest.iter().enumerate() {
-                let at = from + t + 1 + k;
-                out.push(b, at, at + 1);
-            }
-            return Some(Layout::Ascii);
-        }
     }
     // The groups.
     let mut groups: Vec<(usize, usize)> = Vec::new();
@@ -176,10 +198,6 @@ fn line(
         out.extend_from(first, to);
     }
     Some(run_layout)
-}
-
-fn starts_hex_group(rest: &[u8]) -> bool {
-    rest.len() >= 3 && rest[..2].iter().all(u8::is_ascii_hexdigit) && rest[2] == b' '
 }
 
 fn hex(c: u8) -> u8 {

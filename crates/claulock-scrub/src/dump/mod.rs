@@ -128,44 +128,86 @@ impl Decoded {
     }
 }
 
+/// The step between candidate windows for patterns at least `shortest`
+/// bytes long: a run that spells one spans at least `2 * shortest - 1`
+/// bytes (a character or a number and a separator per byte), so it holds
+/// a whole window at every multiple of the step below that.
+pub(crate) fn window_step(shortest: usize) -> usize {
+    // A multiple of the hex dump step, so that both kinds of window lie
+    // on one grid.
+    let step = (2 * shortest.max(8) - 8) / 8 * 8;
+    if step >= hexdump::STEP {
+        (step / hexdump::STEP * hexdump::STEP).min(2 * hexdump::STEP)
+    } else {
+        step
+    }
+}
+
 /// Decodes the dumps of `hay`, whose first byte sits at stream offset
-/// `base` (which fixes where candidate windows lie).
-pub(crate) fn decode(hay: &[u8], base: u64, out: &mut Decoded) {
+/// `base` (which fixes where candidate windows lie, every `step` bytes).
+pub(crate) fn decode(hay: &[u8], base: u64, step: usize, out: &mut Decoded) {
     out.clear();
-    hexdump::decode(hay, base == 0, out);
+    let (hex, numbers, chars) = regions(hay, base, step);
+    hexdump::decode(hay, base == 0, &hex, out);
     out.end();
-    numbers::decode(hay, base, out);
+    for r in numbers {
+        numbers::region(hay, r.start, r.end, out);
+    }
     out.end();
-    chars::decode(hay, base, out);
+    for r in chars {
+        chars::region(hay, r.start, r.end, out);
+    }
     out.end();
 }
 
-/// Candidate regions: around every window of 8 bytes, at a stream offset
-/// that is a multiple of 8, that `looks` like part of a dump, `pad` bytes
-/// on either side, merged. A run of `MIN_RUN` tokens spans at least 15
-/// bytes, so it holds such a window.
-fn regions(
-    hay: &[u8],
-    base: u64,
-    pad: usize,
-    looks: impl Fn(&[u8; 8], Masks) -> bool,
-) -> Vec<Range<usize>> {
-    let mut out: Vec<Range<usize>> = Vec::new();
-    let mut p = ((8 - (base % 8)) % 8) as usize;
+/// Candidate regions of number lists and of character runs: around every
+/// window of 8 bytes, at a stream offset that is a multiple of `step`,
+/// that looks like part of one, as far on either side as two steps and a
+/// token's slack (so that a run whose first or last window is one of the
+/// few that do not look like it is still covered), merged.
+type Regions = (Vec<usize>, Vec<Range<usize>>, Vec<Range<usize>>);
+
+fn regions(hay: &[u8], base: u64, step: usize) -> Regions {
+    let pad = 2 * step + 16;
+    let mut hex = Vec::new();
+    let (mut numbers, mut chars): (Vec<Range<usize>>, Vec<Range<usize>>) = (Vec::new(), Vec::new());
+    let add = |out: &mut Vec<Range<usize>>, p: usize| {
+        let lo = p.saturating_sub(pad);
+        let hi = (p + 8 + pad).min(hay.len());
+        match out.last_mut() {
+            Some(r) if lo <= r.end => r.end = hi,
+            _ => out.push(lo..hi),
+        }
+    };
+    // Hex dump lines are looked for at their own, finer step; the other
+    // windows at the multiples of `step` among those.
+    let fine = hexdump::STEP.min(step);
+    let fine64 = fine as u64;
+    let mut p = ((fine64 - base % fine64) % fine64) as usize;
+    // How many fine windows until the next coarse one.
+    let every = step / fine;
+    let mut countdown = ((base + p as u64) / fine64 % every as u64) as usize;
+    countdown = (every - countdown) % every;
     while p + 8 <= hay.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&hay[p..p + 8]);
-        if looks(&w, Masks::of(&w)) {
-            let lo = p.saturating_sub(pad);
-            let hi = (p + 8 + pad).min(hay.len());
-            match out.last_mut() {
-                Some(r) if lo <= r.end => r.end = hi,
-                _ => out.push(lo..hi),
+        let m = Masks::of(&w);
+        if hexdump::looks(m) {
+            hex.push(p);
+        }
+        let coarse = countdown == 0;
+        countdown = if coarse { every - 1 } else { countdown - 1 };
+        if coarse {
+            if numbers::looks(&w, m) {
+                add(&mut numbers, p);
+            }
+            if chars::looks(m) {
+                add(&mut chars, p);
             }
         }
-        p += 8;
+        p += fine;
     }
-    out
+    (hex, numbers, chars)
 }
 
 /// Whether only spaces and tabs (at most 16) stand between `at` and the
@@ -188,6 +230,10 @@ struct Masks {
     digit: u64,
     /// Commas and carriage returns.
     punct: u64,
+    /// Hex digits and colons (an offset's).
+    hex: u64,
+    /// Spaces.
+    space: u64,
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -206,10 +252,18 @@ impl Masks {
         let ascii = !x & HIGH;
         let ge = (x & !HIGH).wrapping_add(0x50 * ONES) & HIGH;
         let lt = !((x & !HIGH).wrapping_add(0x46 * ONES)) & HIGH;
+        let digit = ascii & ge & lt;
+        // a-f after folding case (0x20 set), 0x61..=0x66.
+        let low = (x | (0x20 * ONES)) & !HIGH;
+        let af =
+            ascii & low.wrapping_add(0x1f * ONES) & HIGH & !(low.wrapping_add(0x19 * ONES)) & HIGH;
+        let space = eq(b' ');
         Masks {
-            ws: eq(b' ') | eq(b'\n') | eq(b'\t'),
-            digit: ascii & ge & lt,
+            ws: space | eq(b'\n') | eq(b'\t'),
+            digit,
             punct: eq(b',') | eq(b'\r'),
+            hex: digit | af | eq(b':'),
+            space,
         }
     }
 }
@@ -235,7 +289,7 @@ mod tests {
 
     fn spelled(text: &[u8]) -> Vec<(Kind, Vec<u8>)> {
         let mut d = Decoded::default();
-        decode(text, 0, &mut d);
+        decode(text, 0, 8, &mut d);
         d.runs
             .iter()
             .map(|(k, r)| (*k, d.bytes[r.clone()].to_vec()))
@@ -315,5 +369,35 @@ mod tests {
         let text = b"fn main() {\n    let x = [1, 2, 3];\n    println!(\"a b c\");\n}\n2026-11-28T10:00:00Z INFO done in 12 ms\n";
         let runs = spelled(text);
         assert!(runs.is_empty(), "{runs:?}");
+    }
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn masks_are_exact() {
+        for b in 0..=255u8 {
+            let m = Masks::of(&[b; 8]);
+            let all = |mask: u64| mask == HIGH;
+            assert_eq!(all(m.digit), b.is_ascii_digit(), "{b}");
+            assert_eq!(all(m.hex), b.is_ascii_hexdigit() || b == b':', "{b}");
+            assert_eq!(all(m.space), b == b' ', "{b}");
+            assert_eq!(all(m.ws), matches!(b, b' ' | b'\n' | b'\t'), "{b}");
+            assert_eq!(all(m.punct), matches!(b, b',' | b'\r'), "{b}");
+            let none = |mask: u64| mask == 0;
+            assert!(all(m.digit) || none(m.digit));
+            assert!(all(m.hex) || none(m.hex));
+        }
+        // Mixed windows: each byte on its own.
+        let w = *b"0aG: \n,9";
+        let m = Masks::of(&w);
+        for (i, &b) in w.iter().enumerate() {
+            let bit = |mask: u64| mask >> (8 * i + 7) & 1 == 1;
+            assert_eq!(bit(m.hex), b.is_ascii_hexdigit() || b == b':', "{i}");
+            assert_eq!(bit(m.digit), b.is_ascii_digit(), "{i}");
+            assert_eq!(bit(m.ws), matches!(b, b' ' | b'\n' | b'\t'), "{i}");
+        }
     }
 }

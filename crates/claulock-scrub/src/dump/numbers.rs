@@ -3,7 +3,7 @@
 //! arrays), separated by spaces, commas and line breaks; `od`'s offsets at
 //! the start of a line are skipped.
 
-use super::{Decoded, HIGH, Kind, Masks, is_space, regions, starts};
+use super::{Decoded, HIGH, Kind, Masks, is_space, starts};
 
 /// The most separator bytes between two numbers (`od -tu1` aligns them in
 /// columns of four).
@@ -12,7 +12,7 @@ const MAX_SEP: usize = 8;
 /// Whether a window could lie inside a list of numbers: digits and
 /// separators only (hex digits too where an `x` says `0x`), with two
 /// numbers in it at least (a list of numbers of up to three digits has).
-fn looks(w: &[u8; 8], m: Masks) -> bool {
+pub(super) fn looks(w: &[u8; 8], m: Masks) -> bool {
     let sep = m.ws | m.punct;
     if (m.digit | sep) == HIGH {
         return starts(m.digit).count_ones() >= 2;
@@ -24,13 +24,8 @@ fn looks(w: &[u8; 8], m: Masks) -> bool {
         && starts(sep).count_ones() >= 1
 }
 
-pub(super) fn decode(hay: &[u8], base: u64, out: &mut Decoded) {
-    for r in regions(hay, base, 32, looks) {
-        region(hay, r.start, r.end, out);
-    }
-}
-
-fn region(hay: &[u8], lo: usize, hi: usize, out: &mut Decoded) {
+/// Decodes the number lists of `hay[lo..hi]`.
+pub(super) fn region(hay: &[u8], lo: usize, hi: usize, out: &mut Decoded) {
     let mut i = lo;
     // A token cut by the region's start is not read.
     if i > 0 && !is_sep(hay[i - 1]) && !is_bracket(hay[i - 1]) {
