@@ -95,8 +95,8 @@
 //! character is not caught. Dumps are caught whole: a dump cut short
 //! (`xxd .env | head -3`) is not marked as a partial, nor are layouts
 //! other than those listed (`hexdump` without `-C` swaps byte pairs, a
-//! comma between characters, one character per line with more than 8
-//! bytes of numbering before it).
+//! comma between characters, more than 8 bytes of whitespace between two
+//! characters).
 //!
 //! # Speed
 //!

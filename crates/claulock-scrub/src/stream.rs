@@ -160,13 +160,14 @@ impl Stream {
         hits.clear();
         let inner = &self.scrubber.inner;
         let mut searched: Option<Vec<(usize, usize)>> = None;
-        for (i, &rules) in inner.views.iter().enumerate() {
+        let mut controls = true;
+        for &rules in &inner.views {
             // The rendered view differs from the inert one only where an
             // escape, a backspace or a NUL is.
-            if i > 0 && rules.rendered && memchr::memchr3(0x1b, 0x08, 0, &self.buf).is_none() {
+            if rules.rendered && !controls {
                 continue;
             }
-            view::find(&self.buf, rules, &mut self.spans);
+            controls = view::find(&self.buf, rules, &mut self.spans);
             if searched.as_ref() == Some(&self.spans) {
                 continue;
             }

@@ -109,11 +109,13 @@ pub(crate) fn is_code_char(b: u8) -> bool {
 }
 
 /// The removable spans of `hay` under `rules`, as (offset, length), sorted
-/// and disjoint.
-pub(crate) fn find(hay: &[u8], rules: Rules, out: &mut Vec<(usize, usize)>) {
+/// and disjoint. Returns whether `hay` holds a NUL, a backspace or an
+/// escape (without one, the rendered view is the inert one).
+pub(crate) fn find(hay: &[u8], rules: Rules, out: &mut Vec<(usize, usize)>) -> bool {
     out.clear();
+    let mut controls = false;
     if rules.inert || rules.rendered {
-        invisible_spans(hay, rules.rendered, out);
+        controls = invisible_spans(hay, rules.rendered, out);
         merge(out);
     }
     if rules.breaks {
@@ -133,6 +135,7 @@ pub(crate) fn find(hay: &[u8], rules: Rules, out: &mut Vec<(usize, usize)>) {
             merge(out);
         }
     }
+    controls
 }
 
 /// Sorts spans and joins overlapping or touching ones.
@@ -178,8 +181,10 @@ fn find_breaks(hay: &[u8], out: &mut Vec<(usize, usize)>) {
 /// sequences and overstruck characters (unsorted, may overlap). NUL is
 /// rendered, not inert, so that a value holding NULs (binary keys) is still
 /// found as it is.
-fn invisible_spans(hay: &[u8], rendered: bool, out: &mut Vec<(usize, usize)>) {
+fn invisible_spans(hay: &[u8], rendered: bool, out: &mut Vec<(usize, usize)>) -> bool {
+    let mut controls = false;
     for i in memchr::memchr3_iter(0x00, 0x08, 0x1b, hay) {
+        controls = true;
         match hay[i] {
             0x00 if rendered => out.push((i, 1)),
             0x00 => {}
@@ -212,6 +217,7 @@ fn invisible_spans(hay: &[u8], rendered: bool, out: &mut Vec<(usize, usize)>) {
             }
         }
     }
+    controls
 }
 
 /// The start of the character a backspace at `bs` strikes over: the UTF-8

@@ -14,8 +14,8 @@ const MAX_SEP: usize = 8;
 /// to six whitespace bytes, and no two other bytes side by side unless
 /// both are digits (a line number). Every window of such a run is one,
 /// but for `nl`'s lines (9 bytes, two characters) 2 of the 9 alignments;
-/// the grid's step (a multiple of 24, at most 48) never meets two of those
-/// in a row, and regions reach across one.
+/// the grid's step (16, 24 or 32) never meets two of those in a row, a
+/// step of 8 meets two, and regions reach across that.
 pub(super) fn looks(m: Masks) -> bool {
     let n = m.ws.count_ones();
     let other = !m.ws & HIGH;

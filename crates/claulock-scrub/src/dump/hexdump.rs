@@ -26,9 +26,9 @@ enum Layout {
     Binary,
 }
 
-/// The step between candidate windows (at most the narrowest hex
-/// columns, 39 bytes, less a window).
-pub(super) const STEP: usize = 24;
+/// The longest step between candidate windows: the narrowest hex columns
+/// (`xxd`'s, 39 bytes) less a window, rounded down to a multiple of 8.
+pub(super) const STEP: usize = 32;
 
 /// Whether a window could lie in a dump line's hex columns: hex digits,
 /// colons and one to five spaces.

@@ -131,16 +131,11 @@ impl Decoded {
 /// The step between candidate windows for patterns at least `shortest`
 /// bytes long: a run that spells one spans at least `2 * shortest - 1`
 /// bytes (a character or a number and a separator per byte), so it holds
-/// a whole window at every multiple of the step below that.
+/// a whole window at every multiple of a step up to `2 * shortest - 8`; and
+/// every full hex dump line holds one at every multiple of
+/// [`hexdump::STEP`].
 pub(crate) fn window_step(shortest: usize) -> usize {
-    // A multiple of the hex dump step, so that both kinds of window lie
-    // on one grid.
-    let step = (2 * shortest.max(8) - 8) / 8 * 8;
-    if step >= hexdump::STEP {
-        (step / hexdump::STEP * hexdump::STEP).min(2 * hexdump::STEP)
-    } else {
-        step
-    }
+    ((2 * shortest.max(8) - 8) / 8 * 8).min(hexdump::STEP)
 }
 
 /// Decodes the dumps of `hay`, whose first byte sits at stream offset
@@ -179,15 +174,8 @@ fn regions(hay: &[u8], base: u64, step: usize) -> Regions {
             _ => out.push(lo..hi),
         }
     };
-    // Hex dump lines are looked for at their own, finer step; the other
-    // windows at the multiples of `step` among those.
-    let fine = hexdump::STEP.min(step);
-    let fine64 = fine as u64;
-    let mut p = ((fine64 - base % fine64) % fine64) as usize;
-    // How many fine windows until the next coarse one.
-    let every = step / fine;
-    let mut countdown = ((base + p as u64) / fine64 % every as u64) as usize;
-    countdown = (every - countdown) % every;
+    let step64 = step as u64;
+    let mut p = ((step64 - base % step64) % step64) as usize;
     while p + 8 <= hay.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&hay[p..p + 8]);
@@ -195,17 +183,13 @@ fn regions(hay: &[u8], base: u64, step: usize) -> Regions {
         if hexdump::looks(m) {
             hex.push(p);
         }
-        let coarse = countdown == 0;
-        countdown = if coarse { every - 1 } else { countdown - 1 };
-        if coarse {
-            if numbers::looks(&w, m) {
-                add(&mut numbers, p);
-            }
-            if chars::looks(m) {
-                add(&mut chars, p);
-            }
+        if numbers::looks(&w, m) {
+            add(&mut numbers, p);
         }
-        p += fine;
+        if chars::looks(m) {
+            add(&mut chars, p);
+        }
+        p += step;
     }
     (hex, numbers, chars)
 }
