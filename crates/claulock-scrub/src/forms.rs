@@ -29,6 +29,14 @@ pub enum Form {
     Fragment,
     /// At the end of a stream, a prefix of some form that the stream cut off.
     Partial,
+    /// Hex or binary columns of a dump (`xxd`, `hexdump -C`, `od -tx1`,
+    /// `curl --trace`).
+    HexDump,
+    /// One number per byte (`od -tu1`, `printf '%d '`, `list(b"…")`,
+    /// `xxd -i`).
+    ByteList,
+    /// One character per line or field (`grep -o .`, `fold -w1`, `od -c`).
+    Chars,
 }
 
 impl Form {
@@ -47,6 +55,9 @@ impl Form {
             Form::Line => "line",
             Form::Fragment => "fragment",
             Form::Partial => "partial",
+            Form::HexDump => "hexdump",
+            Form::ByteList => "byte-list",
+            Form::Chars => "chars",
         }
     }
 }
@@ -85,6 +96,19 @@ pub struct Forms {
     /// encoding wrapped by `base64` (76 columns), PEM (64) or `fold` is
     /// still caught. Costs a larger hold-back (3× the longest pattern).
     pub line_breaks: bool,
+    /// Match across bytes that can sit between a value's characters
+    /// without being read as part of it: ANSI escape sequences, NUL,
+    /// zero-width and other invisible code points, and backspace
+    /// overstrikes (`sed 's/./&\x1b[0m/g'`, a zero-width space after every
+    /// character, `man`'s bold). Costs a larger hold-back (16× the longest
+    /// pattern, plus 260 bytes).
+    pub invisible: bool,
+    /// Every form above, spelled byte by byte by a dump: hex and binary
+    /// dumps (`xxd`, `hexdump -C`, `od -tx1`, `curl --trace`), lists of
+    /// numbers (`od -tu1`, `printf '%d '`, `list(b"…")`, `xxd -i`), one
+    /// character per line or field (`grep -o .`, `fold -w1`, `od -c`,
+    /// through `nl`). Costs the same hold-back as `invisible`.
+    pub dumps: bool,
 }
 
 impl Default for Forms {
@@ -101,6 +125,8 @@ impl Default for Forms {
             lines: true,
             fragments: None,
             line_breaks: true,
+            invisible: true,
+            dumps: true,
         }
     }
 }

@@ -33,6 +33,8 @@ pub fn scrub_structured(data: &[u8]) {
         json: flags & 32 != 0,
         fragments: (flags & 64 != 0).then_some(8),
         line_breaks: flags & 128 != 0 || flags & 1 == 0,
+        invisible: flags & 1 == 0 || flags & 16 != 0,
+        dumps: flags & 1 == 0 || flags & 32 != 0,
         ..Forms::default()
     };
     let splits: Vec<usize> = r.take(4).iter().map(|&b| usize::from(b)).collect();
@@ -86,21 +88,45 @@ pub fn check(s: &Scrubber, input: &[u8], splits: &[usize]) {
 /// The scrubber's behaviour, written the slow and obvious way.
 pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
     let inner = &s.inner;
-    // The same view the streams match on: removable line breaks taken out.
-    let mut breaks = Vec::new();
-    if inner.line_breaks {
-        crate::breaks::find(input, &mut breaks);
-    }
-    let mut view = crate::breaks::Compacted::default();
-    view.build(input, &breaks);
-    let text = &view.text;
+    // The same views the streams match on, each without its removable
+    // spans; a match longer than the span limit is none.
     let mut hits: Vec<(usize, std::cmp::Reverse<usize>, usize)> = Vec::new();
-    for (pi, p) in inner.patterns.iter().enumerate() {
-        if p.len() <= text.len() {
-            for start in 0..=text.len() - p.len() {
-                if &text[start..start + p.len()] == p.as_slice() {
-                    let (s0, e0) = view.span(start, start + p.len());
-                    hits.push((s0, std::cmp::Reverse(e0), pi));
+    for &rules in &inner.views {
+        let mut spans = Vec::new();
+        crate::view::find(input, rules, &mut spans);
+        let mut view = crate::view::View::default();
+        view.build(input, &spans);
+        let text = &view.text;
+        for (pi, p) in inner.patterns.iter().enumerate() {
+            if p.len() <= text.len() {
+                for start in 0..=text.len() - p.len() {
+                    if &text[start..start + p.len()] == p.as_slice() {
+                        let (s0, e0) = view.span(start, start + p.len());
+                        if e0 - s0 <= inner.span_limit {
+                            hits.push((s0, std::cmp::Reverse(e0), pi));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The bytes dumps spell.
+    if inner.dumps {
+        let mut d = crate::dump::Decoded::default();
+        crate::dump::decode(input, 0, inner.dump_step, &mut d);
+        for (kind, run) in &d.runs {
+            let text = &d.bytes[run.clone()];
+            for (pi, p) in inner.patterns.iter().enumerate() {
+                if p.len() <= text.len() {
+                    for start in 0..=text.len() - p.len() {
+                        if &text[start..start + p.len()] == p.as_slice() {
+                            let (s0, e0) = d.span(run.start + start, run.start + start + p.len());
+                            if e0 - s0 <= inner.span_limit {
+                                let tagged = crate::stream::dump_pattern(*kind, pi);
+                                hits.push((s0, std::cmp::Reverse(e0), tagged));
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -123,6 +149,7 @@ pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
         hits.push((input.len() - k, std::cmp::Reverse(input.len()), usize::MAX));
     }
     hits.sort_unstable();
+    hits.dedup();
     let mut out = Vec::new();
     let mut cursor = 0;
     let mut open_end: Option<usize> = None;
@@ -137,7 +164,7 @@ pub fn reference(s: &Scrubber, input: &[u8]) -> Vec<u8> {
                 let (secret, form) = if pi == usize::MAX {
                     (partial.map_or(0, |(p, _)| inner.origin[p].0), Form::Partial)
                 } else {
-                    inner.origin[pi]
+                    crate::stream::origin(s, pi)
                 };
                 s.render_marker(secret, form, &mut out);
                 open_end = Some(end);

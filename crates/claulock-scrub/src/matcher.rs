@@ -42,6 +42,7 @@ const W: usize = 8;
 pub(crate) struct Matcher {
     ac: AhoCorasick,
     max_len: usize,
+    min_len: usize,
     prefilter: Option<Prefilter>,
 }
 
@@ -69,12 +70,17 @@ impl Matcher {
         Ok(Matcher {
             ac,
             max_len,
+            min_len,
             prefilter,
         })
     }
 
     pub(crate) fn max_len(&self) -> usize {
         self.max_len
+    }
+
+    pub(crate) fn min_len(&self) -> usize {
+        self.min_len
     }
 
     /// Every occurrence of every pattern that lies wholly in `hay`, sorted

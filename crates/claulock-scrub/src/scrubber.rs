@@ -51,8 +51,17 @@ pub(crate) struct Inner {
     pub(crate) partial: Vec<Vec<(usize, usize)>>,
     pub(crate) patterns: Vec<Vec<u8>>,
     pub(crate) warnings: Vec<Warning>,
-    /// Whether streams match on the view without removable line breaks.
-    pub(crate) line_breaks: bool,
+    /// The views streams match on (see `view`).
+    pub(crate) views: Vec<crate::view::Rules>,
+    /// The longest span, in original bytes, a match may have.
+    pub(crate) span_limit: usize,
+    /// Whether streams also match on the bytes dumps spell.
+    pub(crate) dumps: bool,
+    /// The step between the windows that find dumps (see `dump`).
+    pub(crate) dump_step: usize,
+    /// Decided bytes a stream keeps before its undecided ones, and holds
+    /// back after a match, for the views' rules to decide alike.
+    pub(crate) context: usize,
 }
 
 impl fmt::Debug for Scrubber {
@@ -274,11 +283,11 @@ impl ScrubberBuilder {
                 warnings.push(Warning::NotUtf8 { name: name.clone() });
             }
             names.push(name.clone());
-            // Streams match on a view without removable line breaks, so a
-            // pattern is searched as it appears there.
+            // Streams match on views without removable spans, so a pattern
+            // is searched as it appears there.
             let view = |p: &[u8]| {
-                if self.forms.line_breaks {
-                    crate::breaks::compact_pattern(p)
+                if self.forms.line_breaks || self.forms.invisible {
+                    crate::view::compact_pattern(p, self.forms.line_breaks, self.forms.invisible)
                 } else {
                     p.to_vec()
                 }
@@ -327,6 +336,8 @@ impl ScrubberBuilder {
                 }
             }
         }
+        let matcher_max = matcher.max_len();
+        let dump_step = crate::dump::window_step(matcher.min_len());
         Ok(Scrubber {
             inner: Arc::new(Inner {
                 names,
@@ -335,9 +346,21 @@ impl ScrubberBuilder {
                 marker: self.marker.clone(),
                 partial_min,
                 partial,
+                views: crate::view::views(self.forms.line_breaks, self.forms.invisible),
+                span_limit: crate::view::span_limit(
+                    matcher_max,
+                    self.forms.line_breaks,
+                    self.forms.invisible || self.forms.dumps,
+                ),
+                dumps: self.forms.dumps,
+                dump_step,
+                context: if self.forms.invisible || self.forms.dumps {
+                    crate::view::CONTEXT.max(crate::dump::MAX_LINE)
+                } else {
+                    0
+                },
                 patterns,
                 warnings,
-                line_breaks: self.forms.line_breaks,
             }),
         })
     }
@@ -390,9 +413,19 @@ impl Scrubber {
         self.inner.patterns.len()
     }
 
-    /// The longest pattern: a stream holds back at most one byte less.
+    /// The longest pattern, in bytes.
     pub fn max_pattern_len(&self) -> usize {
         self.inner.matcher.max_len()
+    }
+
+    /// The most bytes a stream holds back between calls: the longest span
+    /// a match may have in the original text, less one byte, plus the
+    /// context its views' rules look at after it. Without line breaks or
+    /// invisible bytes that is `max_pattern_len() - 1`; with line breaks
+    /// only, `3 * max_pattern_len() - 1`; with invisible bytes or dumps
+    /// (the default), `16 * max_pattern_len() - 1 + 260`.
+    pub fn max_held_back(&self) -> usize {
+        (self.inner.span_limit + self.inner.context).saturating_sub(1)
     }
 
     pub(crate) fn render_marker(&self, secret: usize, form: Form, out: &mut Vec<u8>) {

@@ -3,44 +3,71 @@
 //! # Chunk safety without timers
 //!
 //! A byte is decided (emitted or redacted) only once every match that could
-//! cover it is known, which is when the stream has seen `longest pattern - 1`
-//! bytes past it. So the stream holds back at most that many bytes, and the
-//! output is byte-identical for every way of splitting the input. Matches
+//! cover it is known, which is when the stream has seen the longest span a
+//! match may have past it, and the context its views' rules look at (see
+//! `view`); the stream also keeps that much decided context before its
+//! undecided bytes. So it holds back at most
+//! [`Scrubber::max_held_back`] bytes, and the output is byte-identical for
+//! every way of splitting the input. Matches
 //! that overlap or touch merge into one marker, chosen at the region's first
 //! byte (the longest match starting there, then the earliest pattern), so
 //! the choice cannot depend on where chunks end.
 
 use std::collections::BTreeMap;
 
+use crate::dump::{self, Decoded, Kind};
 use crate::forms::Form;
 use crate::matcher::Hit;
 use crate::scrubber::Scrubber;
+use crate::view::{self, View};
+
+/// Hits found in dumps carry their layout above the pattern's index.
+const DUMP_TAG: usize = 1 << 28;
+
+pub(crate) fn dump_pattern(kind: Kind, pattern: usize) -> usize {
+    let k = Kind::ALL.iter().position(|&x| x == kind).unwrap_or(0);
+    DUMP_TAG * (k + 1) + pattern
+}
+
+/// The secret and form of a hit's pattern (a dump's layout names the form
+/// of what was found in it).
+pub(crate) fn origin(s: &Scrubber, pattern: usize) -> (usize, Form) {
+    if pattern >= DUMP_TAG {
+        let secret = s.inner.origin[pattern % DUMP_TAG].0;
+        return (secret, Kind::ALL[pattern / DUMP_TAG - 1].form());
+    }
+    s.inner.origin[pattern]
+}
 
 /// A scrubbed stream. Call [`feed`](Self::feed) for each chunk, then
 /// [`finish`](Self::finish) once at the end.
 pub struct Stream {
     scrubber: Scrubber,
-    /// Bytes received but not yet decided.
-    pending: Vec<u8>,
-    /// Absolute stream offset of `pending[0]`.
+    /// Decided bytes kept as context (`buf[..ctx]`), then bytes received
+    /// but not yet decided.
+    buf: Vec<u8>,
+    ctx: usize,
+    /// Absolute stream offset of `buf[0]`.
     base: u64,
     /// Absolute end of the redaction region in progress (bytes before it
     /// are suppressed; a match starting at or before it extends it).
     open_end: Option<u64>,
     hits: Vec<Hit>,
+    found: Vec<Hit>,
     stats: BTreeMap<(usize, Form), u64>,
     /// The secret a trailing partial match belongs to.
     partial_secret: usize,
-    breaks: Vec<(usize, usize)>,
-    view: crate::breaks::Compacted,
+    spans: Vec<(usize, usize)>,
+    view: View,
+    decoded: Decoded,
     finished: bool,
 }
 
 impl std::fmt::Debug for Stream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stream")
-            .field("held_back", &self.pending.len())
-            .field("offset", &self.base)
+            .field("held_back", &(self.buf.len() - self.ctx))
+            .field("offset", &(self.base + self.ctx as u64))
             .finish_non_exhaustive()
     }
 }
@@ -60,32 +87,38 @@ impl Stream {
     pub(crate) fn new(scrubber: Scrubber) -> Self {
         Stream {
             scrubber,
-            pending: Vec::new(),
+            buf: Vec::new(),
+            ctx: 0,
             base: 0,
             open_end: None,
             hits: Vec::new(),
+            found: Vec::new(),
             stats: BTreeMap::new(),
             partial_secret: 0,
-            breaks: Vec::new(),
-            view: crate::breaks::Compacted::default(),
+            spans: Vec::new(),
+            view: View::default(),
+            decoded: Decoded::default(),
             finished: false,
         }
     }
 
     /// Scrubs `chunk`, appending what can be decided to `out`. Up to
-    /// `longest pattern - 1` bytes may be held back until the next call.
+    /// [`Scrubber::max_held_back`] bytes may be held back until the next
+    /// call.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.finished {
             // Bytes after the end cannot be scrubbed consistently; a caller
             // that feeds after finishing gets them scrubbed as a new stream.
             self.finished = false;
+            self.buf.clear();
+            self.ctx = 0;
             self.base = 0;
             self.open_end = None;
         }
-        self.pending.extend_from_slice(chunk);
-        let held = self.held_back();
-        let safe = self.pending.len().saturating_sub(held);
-        if safe > 0 {
+        self.buf.extend_from_slice(chunk);
+        let held = self.scrubber.max_held_back();
+        let safe = self.buf.len().saturating_sub(held);
+        if safe > self.ctx {
             self.process(safe, None, out);
         }
     }
@@ -93,7 +126,7 @@ impl Stream {
     /// Ends the stream: decides every held-back byte, redacting a cut-off
     /// prefix of a form at the very end.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        let len = self.pending.len();
+        let len = self.buf.len();
         let partial = self.trailing_partial();
         self.process(len, partial, out);
         self.finished = true;
@@ -120,42 +153,63 @@ impl Stream {
             .collect()
     }
 
-    /// How many undecided bytes a stream keeps: a match is at most the
-    /// longest pattern, and across line breaks (at most one, of up to two
-    /// bytes, between any two of its characters) at most three times that.
-    fn held_back(&self) -> usize {
-        let longest = self.scrubber.inner.matcher.max_len();
-        if self.scrubber.inner.line_breaks {
-            (3 * longest).saturating_sub(1)
-        } else {
-            longest.saturating_sub(1)
-        }
-    }
-
-    /// Decides `pending[..safe]` and drops it.
+    /// Decides `buf[ctx..safe]`, and keeps the context the next call needs.
     fn process(&mut self, safe: usize, extra: Option<Hit>, out: &mut Vec<u8>) {
         let mut hits = std::mem::take(&mut self.hits);
-        let matcher = &self.scrubber.inner.matcher;
-        if self.scrubber.inner.line_breaks {
-            crate::breaks::find(&self.pending, &mut self.breaks);
+        let mut found = std::mem::take(&mut self.found);
+        hits.clear();
+        let inner = &self.scrubber.inner;
+        let mut searched: Option<Vec<(usize, usize)>> = None;
+        let mut controls = true;
+        for &rules in &inner.views {
+            // The rendered view differs from the inert one only where an
+            // escape, a backspace or a NUL is.
+            if rules.rendered && !controls {
+                continue;
+            }
+            controls = view::find(&self.buf, rules, &mut self.spans);
+            if searched.as_ref() == Some(&self.spans) {
+                continue;
+            }
+            if self.spans.is_empty() {
+                inner.matcher.find_all(&self.buf, &mut found);
+                hits.extend_from_slice(&found);
+            } else {
+                // Match on the view, then map back: a hit that spans a
+                // removable byte redacts it too.
+                self.view.build(&self.buf, &self.spans);
+                inner.matcher.find_all(&self.view.text, &mut found);
+                hits.extend(found.iter().map(|h| {
+                    let (start, end) = self.view.span(h.start, h.end());
+                    Hit::new(start, end, h.pattern)
+                }));
+            }
+            searched = Some(std::mem::take(&mut self.spans));
         }
-        if self.breaks.is_empty() || !self.scrubber.inner.line_breaks {
-            matcher.find_all(&self.pending, &mut hits);
-        } else {
-            // Match on the view without removable breaks, then map back: a
-            // hit that spans a break redacts the break too.
-            self.view.build(&self.pending, &self.breaks);
-            matcher.find_all(&self.view.text, &mut hits);
-            for h in &mut hits {
-                let (start, end) = self.view.span(h.start, h.end());
-                *h = Hit::new(start, end, h.pattern);
+        if let Some(spans) = searched {
+            self.spans = spans;
+        }
+        if inner.dumps {
+            // Every pattern, in the bytes dumps spell.
+            dump::decode(&self.buf, self.base, inner.dump_step, &mut self.decoded);
+            for (kind, run) in &self.decoded.runs {
+                inner
+                    .matcher
+                    .find_all(&self.decoded.bytes[run.clone()], &mut found);
+                hits.extend(found.iter().map(|h| {
+                    let (start, end) = self.decoded.span(run.start + h.start, run.start + h.end());
+                    Hit::new(start, end, dump_pattern(*kind, h.pattern))
+                }));
             }
         }
-        if let Some(h) = extra {
-            hits.push(h);
-            hits.sort_unstable();
-        }
-        let mut at = 0usize;
+        // Hits in the context were decided before; a hit longer than the
+        // span limit is no hit, however the input was split.
+        let (ctx, limit) = (self.ctx, inner.span_limit);
+        hits.retain(|h| h.start >= ctx && h.end() - h.start <= limit);
+        hits.extend(extra);
+        hits.sort_unstable();
+        hits.dedup();
+        let mut at = ctx;
         for h in hits.iter().filter(|h| h.start < safe) {
             let start = self.base + h.start as u64;
             let end = self.base + h.end() as u64;
@@ -174,19 +228,22 @@ impl Stream {
             at = h.start;
         }
         self.emit_plain(at, safe, out);
-        self.pending.drain(..safe);
-        self.base += safe as u64;
+        let drop = safe.saturating_sub(self.scrubber.inner.context);
+        self.buf.drain(..drop);
+        self.base += drop as u64;
+        self.ctx = safe - drop;
         self.hits = hits;
+        self.found = found;
     }
 
-    /// Emits `pending[from..to]`, minus what the open region suppresses.
+    /// Emits `buf[from..to]`, minus what the open region suppresses.
     fn emit_plain(&self, from: usize, to: usize, out: &mut Vec<u8>) {
         let skip_to = self
             .open_end
             .map_or(0, |e| e.saturating_sub(self.base).min(to as u64) as usize);
         let from = from.max(skip_to);
         if from < to {
-            out.extend_from_slice(&self.pending[from..to]);
+            out.extend_from_slice(&self.buf[from..to]);
         }
     }
 
@@ -194,7 +251,7 @@ impl Stream {
         if pattern == usize::MAX {
             return (self.partial_secret, Form::Partial);
         }
-        self.scrubber.inner.origin[pattern]
+        origin(&self.scrubber, pattern)
     }
 
     /// The longest suffix of the held-back bytes that is a proper prefix of
@@ -202,13 +259,14 @@ impl Stream {
     /// prefix (see `partial`), as a synthetic hit.
     fn trailing_partial(&mut self) -> Option<Hit> {
         let inner = &self.scrubber.inner;
-        let last = *self.pending.last()?;
-        let len = self.pending.len();
+        let undecided = &self.buf[self.ctx..];
+        let last = *undecided.last()?;
+        let len = self.buf.len();
         let mut best: Option<(usize, usize)> = None;
         for &(pi, k) in &inner.partial[usize::from(last)] {
-            if k <= len
+            if k <= undecided.len()
                 && best.is_none_or(|(_, bk)| k > bk)
-                && self.pending[len - k..] == inner.patterns[pi][..k]
+                && self.buf[len - k..] == inner.patterns[pi][..k]
             {
                 best = Some((pi, k));
             }

@@ -47,6 +47,73 @@ fn encodings(v: &[u8]) -> Vec<Vec<u8>> {
     ]
 }
 
+/// Printable bytes that stand for `v` (for the interleavings below, which
+/// are about text a terminal shows).
+fn printable(v: &[u8]) -> Vec<u8> {
+    v.iter().map(|b| b'!' + b % 94).collect()
+}
+
+/// A printable value with bytes between its characters that a reader
+/// skips or a terminal consumes (an ANSI reset after each, a zero-width
+/// space, a colour around each, a NUL, `man`'s bold and underline), or
+/// spelled by a dump (`xxd`, `hexdump -C`, a Python list, `grep -o . |
+/// nl`, `od -c`), written here independently of the crate.
+fn interleavings(v: &[u8]) -> Vec<Vec<u8>> {
+    let each = |f: &dyn Fn(u8) -> Vec<u8>| v.iter().flat_map(|&b| f(b)).collect::<Vec<u8>>();
+    vec![
+        each(&|b| [&[b], b"\x1b[0m".as_slice()].concat()),
+        each(&|b| [&[b], "\u{200b}".as_bytes()].concat()),
+        each(&|b| [b"\x1b[38;5;196m".as_slice(), &[b], b"\x1b[0m"].concat()),
+        each(&|b| vec![b, 0]),
+        each(&|b| vec![b, 8, b]),
+        each(&|b| vec![b'_', 8, b]),
+        each(&|b| [&[b], "\u{2060}\u{feff}".as_bytes()].concat()),
+        dump_lines(v, &|i, line| {
+            let groups: Vec<String> = line
+                .chunks(2)
+                .map(|g| g.iter().map(|b| format!("{b:02x}")).collect())
+                .collect();
+            format!(
+                "{:08x}: {:<39}  {}\n",
+                i * 16,
+                groups.join(" "),
+                String::from_utf8_lossy(line)
+            )
+        }),
+        dump_lines(v, &|i, line| {
+            let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+            format!(
+                "{:08x}  {:<48} |{}|\n",
+                i * 16,
+                hex.join(" "),
+                String::from_utf8_lossy(line)
+            )
+        }),
+        format!("{:?}", v).into_bytes(),
+        std::iter::once(b'\n')
+            .chain(
+                v.iter()
+                    .enumerate()
+                    .flat_map(|(i, &b)| format!("{:6}\t{}\n", i + 1, b as char).into_bytes()),
+            )
+            .collect(),
+        dump_lines(v, &|i, line| {
+            let cells: String = line.iter().map(|&b| format!("   {}", b as char)).collect();
+            format!("{:07o}{cells}\n", i * 16)
+        }),
+    ]
+}
+
+/// A dump of `v`, 16 bytes a line, from the start of a line (as tools
+/// print them).
+fn dump_lines(v: &[u8], line: &dyn Fn(usize, &[u8]) -> String) -> Vec<u8> {
+    let lines = v
+        .chunks(16)
+        .enumerate()
+        .flat_map(|(i, l)| line(i, l).into_bytes());
+    std::iter::once(b'\n').chain(lines).collect()
+}
+
 /// Secrets as they are: random bytes with some variety (a value of eleven
 /// NUL bytes is not a credential, and masking it would mangle everything).
 fn secret() -> impl Strategy<Value = Vec<u8>> {
@@ -59,30 +126,58 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// (a) streamed equals one-shot for random chunkings; (b) no form of
-    /// any secret survives; one-shot equals the brute-force reference.
+    /// any secret survives, nor any interleaving of a printable one;
+    /// one-shot equals the brute-force reference.
     #[test]
     fn no_form_survives_any_chunking(
         secrets in prop::collection::vec(secret(), 1..4),
-        picks in prop::collection::vec((0usize..12, 0usize..4, 0usize..2000), 1..6),
+        picks in prop::collection::vec((0usize..24, 0usize..4, 0usize..2000), 1..6),
         seed in any::<u64>(),
         splits in prop::collection::vec(1usize..300, 1..8),
     ) {
         let mut b = Scrubber::builder();
         for (i, v) in secrets.iter().enumerate() {
             b.secret(format!("S{i}"), v);
+            b.secret(format!("P{i}"), printable(v));
         }
         let Ok(s) = b.build() else { return Ok(()) };
         let mut input = log_text(2000, seed);
+        let mut planted = Vec::new();
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
         for (form, which, at) in &picks {
             let v = &secrets[which % secrets.len()];
-            let enc = &encodings(v)[*form];
-            let at = (*at).min(input.len());
+            let enc = match encodings(v).get(*form) {
+                Some(enc) => enc.clone(),
+                None => {
+                    let enc = interleavings(&printable(v))[form - 12].clone();
+                    planted.push(enc.clone());
+                    enc
+                }
+            };
+            // Never inside another planted form: an escape cut open by
+            // a value swallows its first character (a combination the
+            // crate docs say is not caught).
+            let mut at = (*at).min(input.len());
+            if let Some(r) = ranges.iter().find(|r: &&std::ops::Range<usize>| r.start < at && at < r.end) {
+                at = r.end;
+            }
+            for r in &mut ranges {
+                if r.start >= at {
+                    *r = r.start + enc.len()..r.end + enc.len();
+                }
+            }
+            ranges.push(at..at + enc.len());
             input.splice(at..at, enc.iter().copied());
         }
         fuzzing::check(&s, &input, &splits);
         let out = s.scrub(&input);
         for (i, v) in secrets.iter().enumerate() {
             prop_assert!(find_leak(&out, v).is_none(), "S{i} leaked as {:?}", find_leak(&out, v));
+            let p = printable(v);
+            prop_assert!(find_leak(&out, &p).is_none(), "P{i} leaked as {:?}", find_leak(&out, &p));
+        }
+        for enc in &planted {
+            prop_assert!(!out.windows(enc.len()).any(|w| w == enc.as_slice()), "an interleaving survived");
         }
     }
 

@@ -62,27 +62,36 @@ fn hex(v: &[u8]) -> Vec<u8> {
 
 #[test]
 fn holds_back_a_bounded_tail() {
-    // Matches may cross line breaks (the default): at most three times the
-    // longest pattern; without that, less than the longest pattern.
-    for (line_breaks, bound) in [(true, 3), (false, 1)] {
+    // Matches may cross line breaks and invisible bytes and be spelled by
+    // dumps (the default): at most 16 times the longest pattern and the
+    // context; across line breaks only, three times; across nothing, less
+    // than once.
+    for (line_breaks, invisible, dumps, factor, context) in [
+        (true, true, true, 16, 260),
+        (true, false, true, 16, 260),
+        (true, false, false, 3, 0),
+        (false, false, false, 1, 0),
+    ] {
         let s = Scrubber::builder()
             .secret("GITHUB_TOKEN", TOKEN)
             .forms(Forms {
                 line_breaks,
+                invisible,
+                dumps,
                 ..Forms::default()
             })
             .build()
             .unwrap();
+        assert_eq!(
+            s.max_held_back(),
+            factor * s.max_pattern_len() + context - 1
+        );
         let mut st = s.stream();
         let mut out = Vec::new();
         let input = vec![b'.'; 10_000];
         st.feed(&input, &mut out);
         let held = input.len() - out.len();
-        assert!(held < bound * s.max_pattern_len(), "held back {held}");
-        assert!(
-            held + 1 >= bound * s.max_pattern_len() - 1,
-            "held back only {held}"
-        );
+        assert_eq!(held, s.max_held_back());
     }
 }
 
