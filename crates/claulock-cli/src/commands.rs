@@ -396,6 +396,8 @@ pub(crate) fn audit_cmd(
     since: Option<Duration>,
     json: bool,
     verify: bool,
+    secrets: &[String],
+    actions: &[String],
 ) -> anyhow::Result<ExitCode> {
     let home = Home::from_env()?;
     let text = audit::read(&home)?;
@@ -413,8 +415,13 @@ pub(crate) fn audit_cmd(
     }
     let cutoff = since.map(|d| SystemTime::now() - d);
     let lines = text.lines().filter(|l| {
-        let t = audit::Event::parse(l).and_then(|e| e.when());
+        let event = audit::Event::parse(l);
+        let t = event.as_ref().and_then(audit::Event::when);
+        let secret = event.as_ref().and_then(|e| e.secret.as_deref());
+        let action = event.as_ref().map(|e| e.action.as_str());
         cutoff.is_none_or(|c| t.is_some_and(|t| t >= c))
+            && (secrets.is_empty() || secret.is_some_and(|s| secrets.iter().any(|x| x == s)))
+            && (actions.is_empty() || action.is_some_and(|a| actions.iter().any(|x| x == a)))
     });
     if json {
         let events: Vec<serde_json::Value> = lines

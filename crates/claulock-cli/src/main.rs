@@ -187,6 +187,13 @@ enum Command {
         /// Check the hash chain instead (exit 1 if it is broken).
         #[arg(long)]
         verify: bool,
+        /// Only events about this secret; repeatable.
+        #[arg(long = "secret", value_name = "NAME")]
+        secrets: Vec<String>,
+        /// Only events of this action (resolve, scrubbed, denied, add, set,
+        /// …); repeatable.
+        #[arg(long = "action", value_name = "ACTION")]
+        actions: Vec<String>,
     },
     /// Show the whole boundary end to end on a throwaway vault.
     Demo,
@@ -296,7 +303,9 @@ fn main() -> ExitCode {
             since,
             json,
             verify,
-        } => commands::audit_cmd(since, json, verify),
+            secrets,
+            actions,
+        } => commands::audit_cmd(since, json, verify, &secrets, &actions),
         Command::Import(args) => import::run(&args),
         Command::GitCredential(args) => git_credential::run(&args),
         Command::Demo => demo::run(),

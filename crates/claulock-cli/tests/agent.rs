@@ -590,6 +590,10 @@ fn set_narrows_freely_and_widens_only_with_the_passphrase() {
         PASS,
     );
     assert!(widened.contains("uploads.example.com"), "{widened}");
+    // The audit log filtered to this secret's `set` events.
+    let sets = h.ok(&["audit", "--secret", "T", "--action", "set"], "");
+    assert_eq!(sets.lines().count(), 2, "{sets}");
+    assert!(sets.lines().all(|l| l.contains(" set T ")), "{sets}");
     let audit = h.ok(&["audit"], "");
     assert!(
         audit
