@@ -31,7 +31,7 @@ use clap::{Parser, Subcommand};
 
 /// Let an AI coding agent use secrets without ever seeing them.
 #[derive(Parser)]
-#[command(name = "claulock", version, about)]
+#[command(name = "claulock", version)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -197,6 +197,15 @@ enum Command {
     },
     /// Show the whole boundary end to end on a throwaway vault.
     Demo,
+    /// Print a shell completion script: `claulock completions bash >
+    /// ~/.local/share/bash-completion/completions/claulock`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `claulock man | man -l -`.
+    Man,
     /// Run a command with its {{NAME}} secrets in the child's environment
     /// only, its output scrubbed (exit 125 when refused).
     Exec(exec::Args),
@@ -309,6 +318,18 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(&args),
         Command::GitCredential(args) => git_credential::run(&args),
         Command::Demo => demo::run(),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "claulock", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(anyhow::Error::from)
+        }
         Command::Exec(args) => exec::run(&args),
         Command::Deliver(args) => exec::deliver(args),
         Command::Check(args) => check::run(&args),

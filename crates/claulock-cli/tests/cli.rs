@@ -292,3 +292,19 @@ fn scrub_errors_never_show_a_value() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--secrets-from FILE"));
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli_definition() {
+    let dir = workdir("completions");
+    let out = claulock(&dir, &["completions", "bash"]);
+    assert!(out.status.success());
+    let script = text(&out.stdout);
+    assert!(
+        script.contains("_claulock()") && script.contains("import"),
+        "{script}"
+    );
+    let out = claulock(&dir, &["man"]);
+    assert!(out.status.success());
+    let page = text(&out.stdout);
+    assert!(page.contains(".TH claulock 1") && page.contains("without ever seeing them"));
+}
