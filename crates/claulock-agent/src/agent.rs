@@ -443,6 +443,10 @@ impl Agent {
                 change,
                 passphrase,
             } => self.set(&name, &change, passphrase.as_ref()),
+            Request::CheckPassphrase { passphrase } => {
+                self.check_passphrase(&passphrase, "")?;
+                Ok(Reply::Done)
+            }
             Request::Passwd { old, new } => self.passwd(&old, &new),
             Request::Resolve { command } => self.resolve(&command, peer, now),
             Request::Deliver {
@@ -1144,9 +1148,7 @@ impl Agent {
             let Some(pass) = passphrase else {
                 return Err(Error::NeedsPassphrase { why, wrong: false });
             };
-            let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
-            Vault::open(&bytes, pass.expose())
-                .map_err(|_| Error::NeedsPassphrase { why, wrong: true })?;
+            self.check_passphrase(pass, &why)?;
         }
         let fields = [("widened", wider.join(";"))];
         let fields: &[(&str, String)] = if wider.is_empty() { &[] } else { &fields };
@@ -1351,6 +1353,18 @@ impl Agent {
             .map_err(|e| Error::failed(format!("source {name}: {e}")))?;
         self.audit("source-test", name, &[("url", server.address())]);
         Ok(Reply::TokenChecked(check))
+    }
+
+    /// Whether `pass` opens the vault file (one key derivation, outside
+    /// the state lock); `why` is what it is for.
+    fn check_passphrase(&self, pass: &SecretBytes, why: &str) -> Result<(), Error> {
+        let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+        Vault::open(&bytes, pass.expose())
+            .map(|_| ())
+            .map_err(|_| Error::NeedsPassphrase {
+                why: why.to_owned(),
+                wrong: true,
+            })
     }
 
     fn passwd(&self, old: &SecretBytes, new: &SecretBytes) -> Result<Reply, Error> {

@@ -380,10 +380,12 @@ pub(crate) fn passwd(passphrase_stdin: bool) -> anyhow::Result<ExitCode> {
         }
         (old, new)
     } else {
-        (
-            input::secret("Current passphrase: ", false)?,
-            input::new_passphrase(false)?,
-        )
+        let old = input::secret("Current passphrase: ", false)?;
+        // Checked before the new one is asked for (twice).
+        home.client().done(&Request::CheckPassphrase {
+            passphrase: SecretBytes::from(&old[..]),
+        })?;
+        (old, input::new_passphrase(false)?)
     };
     home.client().done(&Request::Passwd {
         old: SecretBytes::from(&old[..]),

@@ -229,4 +229,10 @@ fn errors_say_what_happened_and_how_to_fix_it() {
         ["FIRST"],
         "the backup is the vault before the last change"
     );
+
+    // passwd says a wrong current passphrase is wrong before it asks for
+    // the new one (twice).
+    let shown = lab.on_terminal("\"$CLAULOCK\" passwd", "@WAIT@\nnot the passphrase\n");
+    assert!(shown.contains("passphrase is wrong"), "{shown}");
+    assert!(!shown.contains("New passphrase"), "{shown}");
 }

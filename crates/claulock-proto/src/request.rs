@@ -108,6 +108,13 @@ pub enum Request {
         #[serde(default)]
         passphrase: Option<SecretBytes>,
     },
+    /// Checks a passphrase against the vault file (before `passwd` asks
+    /// for a new one). Reply: `Done`, or [`crate::Error::NeedsPassphrase`]
+    /// with `wrong`.
+    CheckPassphrase {
+        /// The passphrase.
+        passphrase: SecretBytes,
+    },
     /// Changes the vault's passphrase. Reply: `Done`.
     Passwd {
         /// The current passphrase.
@@ -267,6 +274,7 @@ impl Request {
             Request::Remove { .. } => "remove",
             Request::Tag { .. } => "tag",
             Request::Set { .. } => "set",
+            Request::CheckPassphrase { .. } => "check_passphrase",
             Request::Passwd { .. } => "passwd",
             Request::Lock { .. } => "lock",
             Request::Resolve { .. } => "resolve",
