@@ -147,8 +147,27 @@ fn invocation(scope: Scope) -> anyhow::Result<Invocation> {
             }
         }
     }
+    // A project's settings are committed: name the binary as `PATH` finds
+    // it when that is this one, so that the file holds no path of this
+    // machine.
+    let shared = matches!(scope, Scope::Project)
+        && which("claulock")
+            .and_then(|p| std::fs::canonicalize(p).ok())
+            .zip(std::fs::canonicalize(&exe).ok())
+            .is_some_and(|(a, b)| a == b);
+    if matches!(scope, Scope::Project) && !shared {
+        let _ = writeln!(
+            std::io::stderr(),
+            "claulock: warning: the project's settings will call {}, a path of this machine: put claulock on PATH (`cargo install --locked --path crates/claulock-cli`) and install again to write a bare `claulock`",
+            exe.display()
+        );
+    }
     Ok(Invocation {
-        exe: exe.display().to_string(),
+        exe: if shared {
+            "claulock".to_owned()
+        } else {
+            exe.display().to_string()
+        },
         env,
     })
 }
@@ -428,7 +447,28 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
     }
     match crate::hook::load_settings(&home) {
         Ok(_) => check(true, "hook settings: readable".into()),
-        Err(e) => check(false, format!("hook settings: {e:#}")),
+        Err(e) => check(
+            false,
+            format!(
+                "hook settings: {e:#}: fix the line it names, or remove the file for the defaults (until then every hook denies)"
+            ),
+        ),
+    }
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    if let Some(root) = claulock_agent::project::root(&cwd) {
+        let file = root.join(claulock_agent::project::POLICY_FILE);
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            match claulock_core::policy_file::parse(&text) {
+                Ok(_) => check(true, format!("{}: valid", file.display())),
+                Err(e) => check(
+                    false,
+                    format!(
+                        "{}: {e}: fix it (until then commands with placeholders in this project are refused)",
+                        file.display()
+                    ),
+                ),
+            }
+        }
     }
     let mut installed = false;
     for scope in [Scope::User, Scope::Project] {

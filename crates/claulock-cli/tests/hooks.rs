@@ -527,3 +527,35 @@ fn user_install_records_claulock_home() {
         "uninstall left the settings file it made"
     );
 }
+
+/// A project's settings are committed: with claulock on `PATH`, install
+/// writes a bare `claulock`, no path of this machine; without, it warns.
+#[test]
+fn project_install_names_claulock_by_path_when_it_can() {
+    let e = Env::new("project-path");
+    let bin_dir = e.bin.parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let out = e
+        .cmd(&["install", "--scope", "project"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let settings: Value = serde_json::from_str(
+        &std::fs::read_to_string(e.proj.join(".claude/settings.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"],
+        "claulock hook pre-tool-use"
+    );
+    let mcp: Value =
+        serde_json::from_str(&std::fs::read_to_string(e.proj.join(".mcp.json")).unwrap()).unwrap();
+    assert_eq!(mcp["mcpServers"]["claulock"]["command"], "claulock");
+    // Without it on PATH: the machine's path, and a warning.
+    let out = e.cmd(&["install", "--scope", "project"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a path of this machine"));
+}
