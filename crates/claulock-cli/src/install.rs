@@ -381,7 +381,7 @@ struct Finding {
     what: String,
 }
 
-pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
+pub(crate) fn doctor(json: bool) -> anyhow::Result<ExitCode> {
     let mut f: Vec<Finding> = Vec::new();
     let mut check = |ok: bool, what: String| f.push(Finding { ok, what });
     let home = Home::from_env()?;
@@ -575,10 +575,19 @@ pub(crate) fn doctor() -> anyhow::Result<ExitCode> {
     );
 
     let mut out = std::io::stdout().lock();
+    let bad = f.iter().filter(|x| !x.ok).count();
+    if json {
+        let checks: Vec<Value> = f
+            .iter()
+            .map(|x| serde_json::json!({"ok": x.ok, "what": x.what}))
+            .collect();
+        let report = serde_json::json!({"ok": bad == 0, "to_fix": bad, "checks": checks});
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(ExitCode::from(u8::from(bad > 0)));
+    }
     for x in &f {
         writeln!(out, "{} {}", if x.ok { "ok " } else { "FIX" }, x.what)?;
     }
-    let bad = f.iter().filter(|x| !x.ok).count();
     if bad == 0 {
         writeln!(out, "all good")?;
         Ok(ExitCode::SUCCESS)

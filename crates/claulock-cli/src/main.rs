@@ -245,7 +245,12 @@ enum Command {
         scope: install::Scope,
     },
     /// Check the vault, the agent and the Claude Code installation.
-    Doctor,
+    Doctor {
+        /// As JSON (`ok`, `to_fix`, and each check's `ok` and `what`); the
+        /// exit code is 1 when something is to fix, either way.
+        #[arg(long)]
+        json: bool,
+    },
     /// The MCP server on stdio: list, describe, check, tag, request and
     /// rotate secrets; no tool returns a value.
     Mcp,
@@ -338,7 +343,7 @@ fn main() -> ExitCode {
         Command::Hook { event } => hook::run(event),
         Command::Install { scope, sandbox } => install::install(scope, sandbox),
         Command::Uninstall { scope } => install::uninstall(scope),
-        Command::Doctor => install::doctor(),
+        Command::Doctor { json } => install::doctor(json),
         Command::Mcp => mcp::run(),
         Command::Agent { idle_timeout } => claulock_agent::Home::from_env().and_then(|h| {
             claulock_agent::daemon::run(&h, idle_timeout).map(|()| ExitCode::SUCCESS)

@@ -432,6 +432,23 @@ fn doctor_finds_a_committed_value_and_an_exported_one() {
         "{text}"
     );
     assert!(!out.status.success(), "doctor exits 1 with things to fix");
+    // The same as JSON, for scripts.
+    let out = lab
+        .command(&["doctor", "--json"])
+        .env("OLD_DEPLOY_TOKEN", &value)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(find_leak(&out.stdout, value.as_bytes()), None);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(report["checks"].as_array().unwrap().iter().any(|c| {
+        c["ok"] == false
+            && c["what"]
+                .as_str()
+                .unwrap()
+                .contains("this shell exports OLD_DEPLOY_TOKEN")
+    }));
 }
 
 fn base64(s: &str) -> String {
