@@ -1374,11 +1374,12 @@ impl Agent {
         let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
         Vault::open(&bytes, old.expose())
             .map_err(|_| Error::invalid("the current passphrase is wrong; nothing was changed"))?;
+        let before = state.vault_mut()?.clone();
         state
             .vault_mut()?
             .change_passphrase(new.expose(), KdfParams::DEFAULT, &mut OsRandom)
             .map_err(|e| Error::invalid(e.to_string()))?;
-        self.save(&mut state, &lock, "passwd", "", &[]);
+        self.save(&mut state, &lock, "passwd", "", &[], before)?;
         Ok(Reply::Done)
     }
 
@@ -1394,11 +1395,15 @@ impl Agent {
         let mut state = self.state();
         state.vault()?;
         let lock = store::lock(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
+        let before = state.vault_mut()?.clone();
         change(state.vault_mut()?).map_err(vault_error)?;
-        self.save(&mut state, &lock, action, name, fields);
+        self.save(&mut state, &lock, action, name, fields, before)?;
         Ok(Reply::Done)
     }
 
+    /// Writes the changed vault; when the write fails (a full disk), puts
+    /// `before` back in memory, so that the agent holds what the disk
+    /// holds, and says so: nothing was changed.
     fn save(
         &self,
         state: &mut State,
@@ -1406,28 +1411,28 @@ impl Agent {
         action: &str,
         name: &str,
         fields: &[(&str, String)],
-    ) {
+        before: Vault,
+    ) -> Result<(), Error> {
         state.changed();
         let Some(vault) = state.vault.as_deref() else {
-            return;
+            return Ok(());
         };
-        self.remote.define(vault);
         let bytes = Zeroizing::new(vault.to_bytes(&mut OsRandom));
         if let Err(e) = store::write(&self.home, &bytes, lock) {
-            // The vault in memory is ahead of the disk: lock, so nothing
-            // relies on a change that is not there.
-            state.vault = None;
-            self.audit("lock", "", &[("reason", "write-failed".into())]);
-            let _ = std::fs::remove_file(&self.home.socket);
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                format!("claulock agent: {e:#}; locking\n").as_bytes(),
-            );
-            std::process::exit(1);
+            if let Some(v) = state.vault.as_deref_mut() {
+                *v = before;
+            }
+            state.changed();
+            return Err(Error::failed(format!(
+                "cannot write the vault ({e:#}): nothing was changed; free some space in {} and try again",
+                self.home.dir.display()
+            )));
         }
+        self.remote.define(vault);
         let mut f = vec![("caller", "cli".to_owned())];
         f.extend(fields.iter().map(|(k, v)| (*k, v.clone())));
         self.audit(action, name, &f);
+        Ok(())
     }
 }
 

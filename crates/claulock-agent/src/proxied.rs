@@ -84,8 +84,12 @@ pub fn start(agent: &Arc<Agent>) -> std::io::Result<claulock_proxy::Proxy> {
 /// all: it holds certificates, which are public.
 fn write_public(path: &Path, text: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("pem.tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        // A full disk: leave nothing behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// The agent, as the proxy sees it.

@@ -57,22 +57,35 @@ pub fn read(home: &Home) -> anyhow::Result<Vec<u8>> {
 /// When any step fails; the old vault is then still in place.
 pub fn write(home: &Home, bytes: &[u8], _lock: &Lock) -> anyhow::Result<()> {
     let tmp = home.dir.join("vault.clv.tmp");
-    let mut f = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
+    let written = (|| -> anyhow::Result<()> {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        // A full disk: leave nothing behind.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     if home.vault.exists() {
         let _ = std::fs::remove_file(&home.backup);
-        std::fs::hard_link(&home.vault, &home.backup)
-            .context("cannot keep the previous vault as a backup")?;
+        if let Err(e) = std::fs::hard_link(&home.vault, &home.backup) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e).context("cannot keep the previous vault as a backup");
+        }
     }
-    std::fs::rename(&tmp, &home.vault).context("cannot replace the vault")?;
+    if let Err(e) = std::fs::rename(&tmp, &home.vault) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).context("cannot replace the vault");
+    }
     File::open(&home.dir)?.sync_all()?;
     Ok(())
 }

@@ -236,3 +236,67 @@ fn errors_say_what_happened_and_how_to_fix_it() {
     assert!(shown.contains("passphrase is wrong"), "{shown}");
     assert!(!shown.contains("New passphrase"), "{shown}");
 }
+
+/// A full disk (a small tmpfs as CLAULOCK_HOME): the add that does not
+/// fit says so, leaves no temporary file, and the agent keeps serving
+/// what the disk holds; every secret reported added is still there after
+/// the next unlock. Needs root to mount the tmpfs (CI has it).
+#[test]
+fn a_full_disk_says_so_and_loses_nothing() {
+    let lab = Lab::new("fulldisk");
+    std::fs::create_dir_all(&lab.home).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=600k,mode=0700", "tmpfs"])
+        .arg(&lab.home)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(lab.home.clone());
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    let mut added = Vec::new();
+    let mut refusal = None;
+    for i in 0..200 {
+        let name = format!("S{i}");
+        let out = lab.run(&["add", &name], &common::random(8000));
+        if out.status.success() {
+            added.push(name);
+        } else {
+            refusal = Some(String::from_utf8_lossy(&out.stderr).into_owned());
+            break;
+        }
+    }
+    let refusal = refusal.expect("the disk filled up");
+    assert!(
+        refusal.contains("No space left on device") && refusal.contains("nothing was changed"),
+        "{refusal}"
+    );
+    assert!(added.len() > 3, "only {} secrets fit", added.len());
+    let left: Vec<String> = std::fs::read_dir(&lab.home)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+    // The agent still serves, with exactly what was reported added.
+    let mut names = lab.names();
+    names.sort();
+    added.sort();
+    assert_eq!(names, added);
+    lab.ok(&["lock"], "");
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    let mut names = lab.names();
+    names.sort();
+    assert_eq!(names, added, "a reported secret was lost");
+    lab.ok(&["lock"], "");
+}

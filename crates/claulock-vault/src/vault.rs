@@ -204,7 +204,10 @@ impl fmt::Display for VaultError {
 
 impl std::error::Error for VaultError {}
 
-/// An unlocked vault.
+/// An unlocked vault. A clone is a second copy of its key and values in
+/// memory (the agent keeps one only while a change is being written, to
+/// put it back if the write fails).
+#[derive(Clone)]
 pub struct Vault {
     kdf: KdfParams,
     salt: [u8; 16],
