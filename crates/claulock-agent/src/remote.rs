@@ -149,6 +149,20 @@ impl Remote {
                 inner.api_paths.remove(&n);
             }
         }
+        // A source removed, or given a new token: its old token stays in
+        // the dictionary for the agent's lifetime, like a rotated-out value.
+        for (name, conn) in &old.sources {
+            let kept = defs
+                .sources
+                .get(name)
+                .is_some_and(|c| c.token.expose() == conn.token.expose());
+            if !kept {
+                inner.seen.push((
+                    format!("SOURCE_{name}"),
+                    SecretBytes::from(conn.token.expose()),
+                ));
+            }
+        }
     }
 
     /// Drops every value (the vault was locked).

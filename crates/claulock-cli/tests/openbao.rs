@@ -456,6 +456,20 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
         "the audit log lacks the fetches"
     );
 
+    // A removed source's token stays in the scrubber for the agent's
+    // lifetime, like a rotated-out value.
+    for name in ["E", "P", "O"] {
+        // O was refused (a path outside the policy): nothing to remove.
+        let _ = lab.claulock(&["rm", name], "");
+    }
+    lab.ok(&["source", "rm", "team"], "");
+    let scrubbed = lab.ok(&["scrub"], &format!("token {token}\n"));
+    // (`assert!`, not `assert_eq!`: a failure must not print the token.)
+    assert!(
+        scrubbed == "token [REDACTED:SOURCE_team]\n",
+        "the removed source's token is no longer scrubbed"
+    );
+
     // No form of any value or token anywhere the model could read.
     let mut files = Vec::new();
     common::files_under(&lab.home, &mut files);
