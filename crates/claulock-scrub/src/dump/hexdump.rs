@@ -75,6 +75,45 @@ pub(super) fn decode(hay: &[u8], at_start: bool, candidates: &[usize], out: &mut
     }
 }
 
+/// The start of the block of lines up to the end of `hay` that more input
+/// could still make part of a dump run (`hay.len()` when none, never below
+/// `floor`): only when the last, unterminated line could still become a
+/// dump line; then it and the lines before it that could be ones.
+pub(super) fn open_from(hay: &[u8], floor: usize) -> usize {
+    let len = hay.len();
+    let mut start = memchr::memrchr(b'\n', hay).map_or(0, |i| i + 1);
+    if !could_become(&hay[start..]) {
+        return len;
+    }
+    while start > floor {
+        // `hay[start - 1]` is the line feed that ends the line before.
+        let end = start - 1;
+        let from = memchr::memrchr(b'\n', &hay[..end]).map_or(0, |i| i + 1);
+        let l = &hay[from..end];
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.len() > MAX_LINE || !could_be(l) {
+            break;
+        }
+        start = from;
+    }
+    start.max(floor)
+}
+
+/// Whether an unterminated line could still become a dump line.
+fn could_become(l: &[u8]) -> bool {
+    if l.len() > MAX_LINE {
+        return false;
+    }
+    match l {
+        [] => true,
+        [b' ', rest @ ..] => {
+            let rest = &rest[rest.iter().position(|&b| b != b' ').unwrap_or(rest.len())..];
+            rest.iter().take(2).all(u8::is_ascii_hexdigit)
+        }
+        _ => l.iter().take(4).all(u8::is_ascii_hexdigit),
+    }
+}
+
 /// A quick look at a line's start: an offset's digits, or a space and a
 /// group's two digits.
 fn could_be(l: &[u8]) -> bool {
