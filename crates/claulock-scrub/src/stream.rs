@@ -179,7 +179,8 @@ impl Stream {
         // decide as on the whole.
         let lo = len.saturating_sub(inner.span_limit + view::CONTEXT);
         let hay = &self.buf[lo..];
-        let u0 = u0 - lo;
+        // Settled bytes before the slice are past the span limit anyway.
+        let u0 = u0.saturating_sub(lo);
         let mut safe = len;
         let mut controls = true;
         let mut last: Option<Vec<(usize, usize)>> = None;

@@ -205,3 +205,28 @@ proptest! {
         prop_assert!(out == whole);
     }
 }
+
+/// Line breaks whose removability is still open can sit further back than
+/// the views' slice when patterns are short and only line breaks are on:
+/// the stream must neither panic nor decide differently.
+#[test]
+fn open_breaks_before_the_slice() {
+    let s = Scrubber::builder()
+        .secret("S", b"q7Zk2mXw")
+        .forms(Forms {
+            invisible: false,
+            dumps: false,
+            ..Forms::default()
+        })
+        .build()
+        .unwrap();
+    let input = [
+        b"text\n".repeat(3).as_slice(),
+        &b"a\n0040".repeat(400),
+        b"q7Zk\n2mXw\n",
+    ]
+    .concat();
+    for split in [1, 3, 7, 64] {
+        fuzzing::check(&s, &input, &[split]);
+    }
+}
