@@ -56,6 +56,12 @@ fn a_prompt_is_emitted_at_once() {
         let out = outputs(&s, &[b"step 1 of 3 done\n", b"step 2 of 3 done\n"]);
         assert_eq!(out[0], b"step 1 of 3 done\n", "{forms:?}");
         assert_eq!(out[1], b"step 2 of 3 done\n", "{forms:?}");
+        // Timestamped log lines are no dump lines.
+        let a = b"2026-12-02T07:20:41Z INFO step 1 done\n";
+        let b = b"2026-12-02T07:20:42Z INFO step 2 done\n";
+        let out = outputs(&s, &[a, b]);
+        assert_eq!(out[0], a, "{forms:?}");
+        assert_eq!(out[1], b, "{forms:?}");
     }
 }
 
