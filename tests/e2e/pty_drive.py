@@ -2,7 +2,9 @@
 pasting at a prompt would: `pty_drive.py OUT -- CMD...` reads what to type
 from stdin (chunks separated by a line holding only `@WAIT@`, sent with a
 pause between them, so the command has reached its prompt), and writes
-everything the terminal showed to OUT. Exits with the command's status."""
+everything the terminal showed to OUT. Exits with the command's status.
+With PTY_DRIVE_MARK set, its value is written into OUT at the moment each
+chunk is sent, so a test can tell what the terminal showed before it."""
 import fcntl, os, pty, select, subprocess, sys, termios, time
 
 out_path = sys.argv[1]
@@ -19,6 +21,7 @@ proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, close_fds=
                         preexec_fn=controlling_terminal)
 os.close(slave)
 shown = b""
+mark = os.environ.get("PTY_DRIVE_MARK", "").encode()
 
 def drain(seconds):
     global shown
@@ -36,6 +39,7 @@ def drain(seconds):
 
 for chunk in chunks:
     drain(0.7)
+    shown += mark
     os.write(master, chunk.encode().replace(b"\n", b"\r"))
 drain(1.0)
 try:

@@ -592,3 +592,45 @@ fn on_a_terminal_the_command_gets_a_terminal_and_is_still_scrubbed() {
     );
     e.assert_clean(&out);
 }
+
+/// Output goes out as it comes, not when the command ends: a prompt
+/// (`Name? `, no newline, nothing of a value) is on the terminal before the
+/// person types the answer. `tests/e2e/pty_drive.py` writes a marker into
+/// what it recorded at the moment it types.
+#[test]
+fn a_prompt_shows_before_the_answer_is_typed() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("skipped: needs python3");
+        return;
+    }
+    let e = Env::new("prompt");
+    let shown = e.work.join("terminal.out");
+    let driver =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/e2e/pty_drive.py");
+    let mut c = Command::new("python3");
+    c.arg(driver)
+        .arg(&shown)
+        .args(["--"])
+        .arg(&e.bin)
+        .args([
+            "exec",
+            "-c",
+            "printf 'Name? '; read n; echo hi $n; sh probe.sh {{API_KEY}}",
+        ])
+        .env("CLAULOCK_HOME", &e.home)
+        .env_remove("CLAULOCK_SOCKET")
+        .env("PTY_DRIVE_MARK", "@TYPED@")
+        .current_dir(&e.work);
+    let out = common::run_with_input(&mut c, "bob\n");
+    let text =
+        String::from_utf8_lossy(&std::fs::read(&shown).unwrap_or_default()).replace('\r', "");
+    assert_eq!(out.status.code(), Some(0), "{text:?}");
+    let (before, after) = text.split_once("@TYPED@").expect("the driver typed");
+    assert_eq!(
+        before, "Name? ",
+        "the prompt must show before the answer is typed"
+    );
+    assert!(after.contains("hi bob\n"), "{after:?}");
+    assert!(after.contains("got [REDACTED:API_KEY]\n"), "{after:?}");
+    assert!(!text.contains(CANARY), "the value leaked");
+}

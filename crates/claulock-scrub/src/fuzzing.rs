@@ -205,3 +205,43 @@ impl<'a> Reader<'a> {
 pub fn patterns(s: &Scrubber) -> Vec<Vec<u8>> {
     s.inner.patterns.clone()
 }
+
+/// The most a stream may hold back once fed `fed`, by brute force, for
+/// text of printable ASCII and line breaks: the longest suffix, in any
+/// view, of the text before its unsettled tail (the last character, or
+/// from a break among the last ten bytes) that is a prefix of some
+/// pattern, else the unsettled tail from its first byte that begins a
+/// pattern. A stream that holds back more keeps bytes no match can cover.
+pub fn undecided_bound(s: &Scrubber, fed: &[u8]) -> usize {
+    let inner = &s.inner;
+    let len = fed.len();
+    if len == 0 {
+        return 0;
+    }
+    let mut tail = len - 1;
+    if let Some(i) = (len.saturating_sub(10)..len).find(|&i| matches!(fed[i], b'\n' | b'\r')) {
+        tail = tail.min(i);
+    }
+    let settled = &fed[..tail];
+    let mut start = tail;
+    for &rules in &inner.views {
+        let mut spans = Vec::new();
+        crate::view::find(settled, rules, &mut spans);
+        let mut view = crate::view::View::default();
+        view.build(settled, &spans);
+        let text = &view.text;
+        for p in &inner.patterns {
+            for k in 1..=p.len().min(text.len()) {
+                if text.ends_with(&p[..k]) {
+                    start = start.min(view.original(text.len() - k));
+                }
+            }
+        }
+    }
+    if start == tail {
+        start = (tail..len)
+            .find(|&y| inner.patterns.iter().any(|p| p.first() == Some(&fed[y])))
+            .unwrap_or(len);
+    }
+    len - start
+}

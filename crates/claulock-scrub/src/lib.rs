@@ -42,8 +42,14 @@
 //! # Chunk safety without timers
 //!
 //! The output for any split of the input is byte-identical to the output of
-//! [`Scrubber::scrub`] on the whole: a stream holds back at most
-//! [`Scrubber::max_held_back`] bytes, and never flushes on a timer. That is
+//! [`Scrubber::scrub`] on the whole, and a stream never flushes on a timer.
+//! It holds back only its *undecided tail*, the bytes that could still be
+//! part of a match once more input arrives: the start of a value or of
+//! one of its forms, an escape sequence still open, a dump still in
+//! progress ([`Stream::held_back`]). A prompt (`Name? `) or a log line
+//! that holds none of those goes out with the chunk that brought it. A
+//! dump in progress is held whole (up to the bound), whatever it spells.
+//! The tail is never longer than [`Scrubber::max_held_back`] bytes. That is
 //! the longest pattern's length minus one byte; three times the longest
 //! pattern when matches may cross line breaks; and, when they may cross
 //! invisible bytes or be spelled by dumps (the default), 16 times the
@@ -164,6 +170,7 @@ mod io;
 pub mod json;
 mod matcher;
 mod partial;
+mod pending;
 mod scrubber;
 mod stream;
 mod view;

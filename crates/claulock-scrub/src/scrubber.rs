@@ -50,6 +50,12 @@ pub(crate) struct Inner {
     /// least as long as the pattern's `partial_min` whose last byte is `b`.
     pub(crate) partial: Vec<Vec<(usize, usize)>>,
     pub(crate) patterns: Vec<Vec<u8>>,
+    /// Every prefix of every pattern, for where a stream's undecided tail
+    /// begins.
+    pub(crate) prefixes: crate::pending::Prefixes,
+    /// Whether matches cross line breaks, and invisible bytes.
+    pub(crate) line_breaks: bool,
+    pub(crate) invisible: bool,
     pub(crate) warnings: Vec<Warning>,
     /// The views streams match on (see `view`).
     pub(crate) views: Vec<crate::view::Rules>,
@@ -359,6 +365,9 @@ impl ScrubberBuilder {
                 } else {
                     0
                 },
+                prefixes: crate::pending::Prefixes::new(&patterns),
+                line_breaks: self.forms.line_breaks,
+                invisible: self.forms.invisible,
                 patterns,
                 warnings,
             }),
@@ -418,7 +427,8 @@ impl Scrubber {
         self.inner.matcher.max_len()
     }
 
-    /// The most bytes a stream holds back between calls: the longest span
+    /// The most bytes a stream holds back between calls (it holds back
+    /// only its undecided tail, usually far less): the longest span
     /// a match may have in the original text, less one byte, plus the
     /// context its views' rules look at after it. Without line breaks or
     /// invisible bytes that is `max_pattern_len() - 1`; with line breaks

@@ -2,13 +2,17 @@
 //!
 //! # Chunk safety without timers
 //!
-//! A byte is decided (emitted or redacted) only once every match that could
-//! cover it is known, which is when the stream has seen the longest span a
-//! match may have past it, and the context its views' rules look at (see
-//! `view`); the stream also keeps that much decided context before its
-//! undecided bytes. So it holds back at most
-//! [`Scrubber::max_held_back`] bytes, and the output is byte-identical for
-//! every way of splitting the input. Matches
+//! A byte is decided (emitted or redacted) once no match the rest of the
+//! stream could complete covers it: after each feed, the stream decides
+//! everything before its undecided tail (see `pending`: the longest suffix
+//! of each view that is a pattern's prefix, the bytes whose removability
+//! the next input could change, a dump run still open). That never needs
+//! more than the longest span a match may have and the context its views'
+//! rules look at (see `view`), so the tail is at most
+//! [`Scrubber::max_held_back`] bytes; the stream also keeps that much
+//! decided context before its undecided bytes. No rule looks at time or at
+//! where chunks end, so the output is byte-identical for every way of
+//! splitting the input. Matches
 //! that overlap or touch merge into one marker, chosen at the region's first
 //! byte (the longest match starting there, then the earliest pattern), so
 //! the choice cannot depend on where chunks end.
@@ -102,9 +106,10 @@ impl Stream {
         }
     }
 
-    /// Scrubs `chunk`, appending what can be decided to `out`. Up to
-    /// [`Scrubber::max_held_back`] bytes may be held back until the next
-    /// call.
+    /// Scrubs `chunk`, appending what can be decided to `out`: everything
+    /// but the undecided tail (bytes that could still be part of a match),
+    /// which is held back until the next call or [`finish`](Self::finish),
+    /// and is never longer than [`Scrubber::max_held_back`] bytes.
     pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         if self.finished {
             // Bytes after the end cannot be scrubbed consistently; a caller
@@ -117,7 +122,8 @@ impl Stream {
         }
         self.buf.extend_from_slice(chunk);
         let held = self.scrubber.max_held_back();
-        let safe = self.buf.len().saturating_sub(held);
+        let bound = self.buf.len().saturating_sub(held).max(self.ctx);
+        let safe = self.undecided_from(bound).max(bound);
         if safe > self.ctx {
             self.process(safe, None, out);
         }
@@ -151,6 +157,86 @@ impl Stream {
                 count,
             })
             .collect()
+    }
+
+    /// Bytes received but not decided yet: the undecided tail the stream
+    /// holds back until more input arrives or it finishes (see
+    /// [`feed`](Self::feed)).
+    pub fn held_back(&self) -> usize {
+        self.buf.len() - self.ctx
+    }
+
+    /// Where the undecided tail of `buf` begins (see `pending`); anything
+    /// below `bound` (the fixed bound, always safe) may be returned as
+    /// `bound` or less.
+    fn undecided_from(&mut self, bound: usize) -> usize {
+        let inner = &self.scrubber.inner;
+        let len = self.buf.len();
+        let u0 = view::unsettled(&self.buf, inner.line_breaks, inner.invisible);
+        // A match spans at most `span_limit` bytes, so a suffix that
+        // starts earlier can complete none; the views are built on a
+        // slice that starts `CONTEXT` bytes before that, where the rules
+        // decide as on the whole.
+        let lo = len.saturating_sub(inner.span_limit + view::CONTEXT);
+        let hay = &self.buf[lo..];
+        // Settled bytes before the slice are past the span limit anyway.
+        let u0 = u0.saturating_sub(lo);
+        let mut safe = len;
+        let mut controls = true;
+        let mut last: Option<Vec<(usize, usize)>> = None;
+        for &rules in &inner.views {
+            if rules.rendered && !controls {
+                continue;
+            }
+            controls = view::find(hay, rules, &mut self.spans);
+            if last.as_ref() == Some(&self.spans) {
+                continue;
+            }
+            let start = if self.spans.is_empty() {
+                let j = inner.prefixes.pending_start(&hay[..u0], &inner.patterns);
+                (j < u0).then_some(j)
+            } else {
+                // The view text before the settled point (a span across
+                // it is not settled: the point moves to its start).
+                let mut u = u0;
+                let mut removed = 0;
+                for &(s, l) in &self.spans {
+                    if s + l <= u {
+                        removed += l;
+                    } else {
+                        if s < u {
+                            u = s;
+                        }
+                        break;
+                    }
+                }
+                self.view.build(hay, &self.spans);
+                let end = u - removed;
+                let j = inner
+                    .prefixes
+                    .pending_start(&self.view.text[..end], &inner.patterns);
+                if u < u0 {
+                    safe = safe.min(lo + u);
+                }
+                (j < end).then(|| self.view.original(j))
+            };
+            if let Some(j) = start {
+                safe = safe.min(lo + j);
+            }
+            last = Some(std::mem::take(&mut self.spans));
+        }
+        if let Some(spans) = last {
+            self.spans = spans;
+        }
+        // The unsettled tail: held from its first byte a pattern starts
+        // with.
+        if let Some(y) = hay[u0..].iter().position(|&b| inner.prefixes.begins(b)) {
+            safe = safe.min(lo + u0 + y);
+        }
+        if inner.dumps && safe > bound {
+            safe = safe.min(dump::open_from(&self.buf, inner.dump_step, bound));
+        }
+        safe
     }
 
     /// Decides `buf[ctx..safe]`, and keeps the context the next call needs.

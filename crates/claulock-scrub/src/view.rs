@@ -342,6 +342,115 @@ pub(crate) fn is_invisible(c: char) -> bool {
     )
 }
 
+/// The earliest offset from which more input could change which bytes of
+/// `hay` are removable, in any view (`hay.len()` when none): an escape
+/// sequence still open, the last character (a backspace could still strike
+/// it), a line break with fewer than eight bytes of the view after it (its
+/// next character, or `curl --trace-ascii`'s offset, is still to come).
+/// Bytes before it are removable or not as they will be in the whole
+/// stream, so the view text before it is final.
+pub(crate) fn unsettled(hay: &[u8], line_breaks: bool, invisible: bool) -> usize {
+    let len = hay.len();
+    let mut u = len;
+    if invisible && len > 0 {
+        let from = len.saturating_sub(MAX_ESCAPE + 1);
+        for i in memchr::memchr_iter(0x1b, &hay[from..]) {
+            if escape(hay, from + i) == Escape::Incomplete {
+                u = u.min(from + i);
+                break;
+            }
+        }
+        let mut s = len - 1;
+        while s > 0 && len - s < 4 && (0x80..0xc0).contains(&hay[s]) {
+            s -= 1;
+        }
+        if hay[s] >= 0x20 && hay[s] != 0x7f {
+            u = u.min(s);
+        }
+    }
+    if line_breaks {
+        // Only the last breaks can lack view bytes after them; an earlier
+        // one has at least those of a later settled one.
+        let lo = u.saturating_sub(8 * (MAX_ESCAPE + 8));
+        let mut at = u;
+        while let Some(i) = memchr::memrchr2(b'\n', b'\r', &hay[lo..at]) {
+            let i = lo + i;
+            if !break_open(hay, i + 1, u, invisible) {
+                break;
+            }
+            u = if i > 0 && hay[i] == b'\n' && hay[i - 1] == b'\r' {
+                i - 1
+            } else {
+                i
+            };
+            at = u;
+        }
+    }
+    u
+}
+
+/// Whether a line break ending at `from` (exclusive) is still open: the
+/// bytes of the view after it, up to `to`, do not yet fix whether it is
+/// removable (its next character is missing, or could still begin `curl
+/// --trace-ascii`'s offset `0040: `). Complete escapes, NULs and invisible
+/// code points are skipped; a backspace takes back the byte before it (the
+/// rendered view loses both), and anything cut by `to` makes the break open.
+fn break_open(hay: &[u8], from: usize, to: usize, invisible: bool) -> bool {
+    let mut seen = [0u8; 7];
+    let (mut n, mut j) = (0usize, from);
+    while j < to && n < 7 {
+        let b = hay[j];
+        if invisible {
+            match b {
+                0x00 => {
+                    j += 1;
+                    continue;
+                }
+                0x08 => {
+                    n = n.saturating_sub(1);
+                    j += 1;
+                    continue;
+                }
+                0x1b => match escape(&hay[..to], j) {
+                    Escape::Complete(l) => {
+                        j += l;
+                        continue;
+                    }
+                    // Cut by `to`: whether it is removed is not settled.
+                    Escape::Incomplete => return true,
+                    Escape::Invalid => {}
+                },
+                0x80.. => {
+                    if let Some(l) = invisible_at(&hay[..to], j) {
+                        j += l;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        seen[n] = b;
+        n += 1;
+        j += 1;
+    }
+    // A backspace could still strike the last byte seen: it counts only
+    // when a byte follows it.
+    if invisible && n > 0 && j >= to {
+        n -= 1;
+    }
+    if n == 0 {
+        return true;
+    }
+    // The offset is ruled out as soon as a seen byte departs from it.
+    let offset_ruled_out = seen[..n].iter().enumerate().any(|(k, &b)| match k {
+        0..=3 => !b.is_ascii_hexdigit(),
+        4 => b != b':',
+        5 => b != b' ',
+        _ => false,
+    });
+    !(offset_ruled_out || n >= 7)
+}
+
 /// `hay` without its removable spans, and how to map offsets back.
 #[derive(Default)]
 pub(crate) struct View {

@@ -7,5 +7,6 @@ mod dumps;
 mod forms;
 mod normalise;
 mod oracle;
+mod pending;
 mod properties;
 mod streams;

@@ -86,6 +86,16 @@ pub(super) fn region(hay: &[u8], lo: usize, hi: usize, out: &mut Decoded) {
     }
 }
 
+/// Whether the complete token `hay[t..i]` belongs in a run: a character,
+/// an escape, or a line number.
+pub(super) fn token_ok(hay: &[u8], t: usize, i: usize) -> bool {
+    let tok = &hay[t..i];
+    let numbered = super::at_line_start(hay, t)
+        && tok.iter().all(u8::is_ascii_digit)
+        && (tok.len() >= 2 || hay.get(i) == Some(&b'\t'));
+    numbered || byte_of(tok).is_some()
+}
+
 enum Spelled {
     /// A byte written as an escape.
     Byte(u8),

@@ -75,6 +75,66 @@ pub(super) fn decode(hay: &[u8], at_start: bool, candidates: &[usize], out: &mut
     }
 }
 
+/// The start of the block of lines up to the end of `hay` that more input
+/// could still make part of a dump run (`hay.len()` when none, never below
+/// `floor`): only when the last, unterminated line could still become a
+/// dump line; then it and the lines before it that could be ones.
+pub(super) fn open_from(hay: &[u8], floor: usize) -> usize {
+    let len = hay.len();
+    let mut start = memchr::memrchr(b'\n', hay).map_or(0, |i| i + 1);
+    if !could_become(&hay[start..]) {
+        return len;
+    }
+    while start > floor {
+        // `hay[start - 1]` is the line feed that ends the line before.
+        let end = start - 1;
+        let from = memchr::memrchr(b'\n', &hay[..end]).map_or(0, |i| i + 1);
+        let l = &hay[from..end];
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.len() > MAX_LINE || !could_be(l) || !starts_like_one(l, true) {
+            break;
+        }
+        start = from;
+    }
+    start.max(floor)
+}
+
+/// Whether an unterminated line could still become a dump line.
+fn could_become(l: &[u8]) -> bool {
+    if l.len() > MAX_LINE {
+        return false;
+    }
+    match l {
+        [] => true,
+        [b' ', rest @ ..] => {
+            let rest = &rest[rest.iter().position(|&b| b != b' ').unwrap_or(rest.len())..];
+            rest.iter().take(2).all(u8::is_ascii_hexdigit)
+        }
+        _ => l.iter().take(4).all(u8::is_ascii_hexdigit) && starts_like_one(l, false),
+    }
+}
+
+/// Whether a line that does not start with a space starts as a dump line
+/// must, with an offset (see `line`); `complete` when the whole line is
+/// there. A timestamp (`2026-12-02`) is no offset.
+fn starts_like_one(l: &[u8], complete: bool) -> bool {
+    if l.first() == Some(&b' ') {
+        return true;
+    }
+    let t = l.iter().position(|&b| b == b' ').unwrap_or(l.len());
+    let tok = &l[..t];
+    let body = tok.strip_suffix(b":").unwrap_or(tok);
+    if !body.iter().all(u8::is_ascii_hexdigit) {
+        return false;
+    }
+    if t == l.len() && !complete {
+        // The offset may still be coming.
+        return true;
+    }
+    (tok.len() >= 3 && tok.ends_with(b":"))
+        || (tok.len() >= 6 && body.len() == tok.len() && t < l.len())
+}
+
 /// A quick look at a line's start: an offset's digits, or a space and a
 /// group's two digits.
 fn could_be(l: &[u8]) -> bool {

@@ -155,6 +155,106 @@ pub(crate) fn decode(hay: &[u8], base: u64, step: usize, out: &mut Decoded) {
     out.end();
 }
 
+/// The earliest offset of a dump that more input could still continue or
+/// begin, and so decode otherwise than now (`hay.len()` when none, never
+/// below `floor`): the block of lines up to the end that could be hex
+/// dump lines, when the last could still become one; and any run of tokens
+/// that could be characters or numbers of a dump, either reaching the end
+/// or long enough to spell a pattern and close enough to the end for a
+/// candidate window still to come to reach it. Conservative: it holds a
+/// dump in progress whole (up to `floor`), whatever it spells.
+pub(crate) fn open_from(hay: &[u8], step: usize, floor: usize) -> usize {
+    let len = hay.len();
+    let reach = 2 * step + 16 + 16;
+    let hex = hexdump::open_from(hay, floor);
+    let chars = token_runs(hay, floor, reach, Tokens::Chars);
+    let numbers = token_runs(hay, floor, reach, Tokens::Numbers);
+    hex.min(chars).min(numbers).min(len).max(floor.min(len))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tokens {
+    Chars,
+    Numbers,
+}
+
+/// The start of the earliest run of dump-like tokens that matters (see
+/// [`open_from`]), scanning back from the end no further than `floor`.
+fn token_runs(hay: &[u8], floor: usize, reach: usize, kind: Tokens) -> usize {
+    let len = hay.len();
+    let is_sep = |b: u8| match kind {
+        Tokens::Chars => is_space(b),
+        Tokens::Numbers => is_space(b) || b == b',' || numbers::is_bracket(b),
+    };
+    // A separator that ends a run, as the decoders judge it.
+    let breaks = |sep: &[u8]| {
+        sep.len() > 8
+            || (kind == Tokens::Numbers
+                && (sep.iter().any(|&b| numbers::is_bracket(b))
+                    || sep.iter().filter(|&&b| b == b',').count() > 1))
+    };
+    let mut result = len;
+    let mut i = len;
+    let mut s = i;
+    while s > 0 && is_sep(hay[s - 1]) {
+        s -= 1;
+    }
+    // Whether the run in progress reaches the end of the text.
+    let mut live = !breaks(&hay[s..i]);
+    let mut run: Option<(usize, usize)> = None; // (start, spelled bytes)
+    loop {
+        i = s;
+        let end = i;
+        while i > 0 && !is_sep(hay[i - 1]) {
+            i -= 1;
+        }
+        let tok = &hay[i..end];
+        let ok = !tok.is_empty()
+            && if end == len {
+                tok.len() <= 4 || tok.iter().all(u8::is_ascii_digit)
+            } else {
+                match kind {
+                    Tokens::Chars => chars::token_ok(hay, i, end),
+                    Tokens::Numbers => numbers::token_ok(hay, i, end),
+                }
+            };
+        let mut close = !ok;
+        if ok {
+            let r = run.get_or_insert((i, 0));
+            *r = (i, r.1 + tok.len());
+            s = i;
+            while s > 0 && is_sep(hay[s - 1]) {
+                s -= 1;
+            }
+            close = breaks(&hay[s..i]) || s == 0;
+        }
+        if close {
+            if let Some((start, spelled)) = run.take() {
+                if live || spelled >= MIN_RUN {
+                    result = result.min(start);
+                }
+            }
+            live = false;
+            if !ok {
+                s = i;
+                while s > 0 && is_sep(hay[s - 1]) {
+                    s -= 1;
+                }
+            }
+        }
+        if s == 0 || (run.is_none() && s + reach < len) {
+            break;
+        }
+        // Scanning further costs more than it can gain: the bound holds.
+        if let Some((start, spelled)) = run {
+            if start <= floor && (live || spelled >= MIN_RUN) {
+                return floor;
+            }
+        }
+    }
+    result
+}
+
 /// Candidate regions of number lists and of character runs: around every
 /// window of 8 bytes, at a stream offset that is a multiple of `step`,
 /// that looks like part of one, as far on either side as two steps and a

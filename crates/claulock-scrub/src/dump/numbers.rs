@@ -71,7 +71,15 @@ pub(super) fn region(hay: &[u8], lo: usize, hi: usize, out: &mut Decoded) {
     close(out, open);
 }
 
-fn is_bracket(b: u8) -> bool {
+/// Whether the complete token `hay[t..i]` belongs in a run: a number, or
+/// `od`'s offset.
+pub(super) fn token_ok(hay: &[u8], t: usize, i: usize) -> bool {
+    let tok = &hay[t..i];
+    number(tok).is_some()
+        || (super::at_line_start(hay, t) && tok.len() >= 4 && tok.iter().all(u8::is_ascii_digit))
+}
+
+pub(super) fn is_bracket(b: u8) -> bool {
     b"[](){}".contains(&b)
 }
 
