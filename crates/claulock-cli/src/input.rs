@@ -12,22 +12,30 @@ use zeroize::Zeroizing;
 /// input is not a terminal.
 pub(crate) fn secret(prompt: &str, from_stdin: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> {
     if from_stdin || !std::io::stdin().is_terminal() {
-        let mut buf = Zeroizing::new(Vec::new());
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-        }
-        return Ok(buf);
+        return read_stdin(u64::MAX);
     }
     let text = Zeroizing::new(
         rpassword::prompt_password(prompt).context("cannot read from the terminal")?,
     );
     Ok(Zeroizing::new(text.as_bytes().to_vec()))
+}
+
+/// All of standard input, up to `limit` bytes, one trailing newline (or
+/// CRLF) stripped.
+fn read_stdin(limit: u64) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .lock()
+        .take(limit)
+        .read_to_end(&mut buf)
+        .context("cannot read standard input")?;
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+    }
+    Ok(buf)
 }
 
 /// Reads a secret's value: from standard input when it is not a terminal
@@ -47,18 +55,7 @@ pub(crate) fn value(prompt: &str, multiline: bool) -> anyhow::Result<Zeroizing<V
     };
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
-        let mut buf = Zeroizing::new(Vec::new());
-        stdin
-            .lock()
-            .take(max as u64 + 2)
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-        }
+        let buf = read_stdin(max as u64 + 2)?;
         if buf.len() > max {
             return Err(too_large());
         }

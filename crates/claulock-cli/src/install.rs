@@ -82,7 +82,7 @@ fn write_settings(
     settings: &Map<String, Value>,
     mode_if_new: u32,
 ) -> anyhow::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::PermissionsExt;
     if settings.is_empty() {
         return match std::fs::remove_file(path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -93,27 +93,10 @@ fn write_settings(
     }
     let dir = path.parent().context("settings path has no directory")?;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let mode = std::fs::metadata(path).map_or(mode_if_new, |m| m.permissions().mode() & 0o7777);
+    let mode = std::fs::metadata(path).map_or(mode_if_new, |m| m.permissions().mode());
     let mut text = serde_json::to_string_pretty(settings)?;
     text.push('\n');
-    let tmp = path.with_extension("json.claulock.tmp");
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    let written = (|| -> std::io::Result<()> {
-        f.write_all(text.as_bytes())?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written.with_context(|| format!("cannot replace {}", path.display()))
+    crate::replace::replace(path, text.as_bytes(), mode, None)
 }
 
 /// How the hooks and the MCP server will call this binary. User scope

@@ -19,6 +19,7 @@ mod input;
 mod install;
 mod mcp;
 mod plaintext;
+mod replace;
 mod scrub;
 mod source;
 mod sweep;

@@ -58,7 +58,7 @@ fn files(client: &Client, project: &Path, user_home: Option<&Path>, out: &mut Ve
             format!(
                 "remove the value from {} and use {} in commands",
                 f.path,
-                placeholders(&f.secrets)
+                claulock_runtime::shell::placeholders(&f.secrets)
             )
         } else {
             format!("run `claulock import --rewrite {}`", f.path)
@@ -77,14 +77,6 @@ fn is_shell_startup(path: &Path) -> bool {
     path.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| matches!(n, ".bashrc" | ".zshrc" | ".profile" | ".bash_profile"))
-}
-
-fn placeholders(secrets: &[String]) -> String {
-    secrets
-        .iter()
-        .map(|s| format!("{{{{{s}}}}}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The secrets whose values `text` holds, asked of the agent.
@@ -190,7 +182,7 @@ fn environments(client: &Client, out: &mut Vec<Leftover>) {
                 what: format!(
                     "this shell exports {k} holding the value of {}: a Claude Code started from it passes it to every command; remove the `export` from your shell's startup files, open a new shell, and use {}",
                     names.join(", "),
-                    placeholders(&names)
+                    claulock_runtime::shell::placeholders(&names)
                 ),
             });
         }

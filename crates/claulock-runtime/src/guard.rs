@@ -401,7 +401,7 @@ impl<A: AgentApi> Guard<'_, A> {
                      `claulock rotate` it; `claulock doctor` shows where it is. To use the \
                      secret, write its placeholder ({}) in the command that needs it.",
                     secrets.join(", "),
-                    placeholders(&secrets)
+                    shell::placeholders(&secrets)
                 ))));
             }
         }
@@ -565,14 +565,6 @@ fn deny(reason: String) -> Verdict {
     Verdict::Deny { reason }
 }
 
-fn placeholders(secrets: &[String]) -> String {
-    secrets
-        .iter()
-        .map(|s| format!("{{{{{s}}}}}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The files that hold a value and the secrets (each once) of a scan
 /// (paths it could not scan are left out).
 fn findings(found: &[Finding]) -> (Vec<String>, Vec<String>) {
@@ -628,7 +620,7 @@ fn file_refusal(u: &FileUse, shown: &str, file: &str, secrets: &[String]) -> Str
          move it into the vault by running `claulock import --rewrite {file}` in a terminal. To \
          use the secret, write its placeholder ({}) in the command that needs it.",
         action(u),
-        placeholders(secrets)
+        shell::placeholders(secrets)
     )
 }
 
@@ -651,7 +643,7 @@ fn chunks(blobs: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// The reason given to the model when a read is refused.
 pub fn read_refusal(tool: &str, path: &str, secrets: &[String]) -> String {
-    let names = placeholders(secrets);
+    let names = shell::placeholders(secrets);
     let list = secrets.join(", ");
     format!(
         "ClauLock: {tool} refused: {path} holds the value of {list}, and its contents would reach \

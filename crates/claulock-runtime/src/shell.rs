@@ -40,6 +40,16 @@ pub fn has_placeholders(command: &str) -> bool {
     placeholder_names(command).map_or(true, |n| !n.is_empty())
 }
 
+/// The placeholders of `names`, as a model should write them:
+/// `{{A}}, {{B}}`.
+pub fn placeholders(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|s| format!("{{{{{s}}}}}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Quotes a word for a POSIX shell.
 pub fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))

@@ -427,41 +427,12 @@ fn after_rewrite(kind: Kind, items: &[&Item]) -> anyhow::Result<Vec<String>> {
 /// same mode and owner, synced, renamed over the old one. A symbolic link
 /// (a dotfile kept in a repository) stays one: its target is rewritten.
 fn replace_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     let path = &std::fs::canonicalize(path)
         .with_context(|| format!("cannot resolve {}", path.display()))?;
     let meta =
         std::fs::metadata(path).with_context(|| format!("cannot stat {}", path.display()))?;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path.file_name().context("a file has a name")?;
-    let tmp = dir.join(format!(".{}.claulock-import", name.to_string_lossy()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("cannot write beside {}", path.display()))?;
-    let result = (|| -> anyhow::Result<()> {
-        f.write_all(bytes)?;
-        std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()))
-            .context("cannot keep the file's owner")?;
-        f.set_permissions(std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot replace {}", path.display()))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::replace::replace(path, bytes, meta.mode(), Some((meta.uid(), meta.gid())))
 }
 
 /// Whether git tracks `path` (then its history may hold the old values).
