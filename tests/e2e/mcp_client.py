@@ -171,6 +171,52 @@ async def call(s, tool, args):
     return r
 
 
+async def secret_run_checks(s):
+    """secret_run: the hooked shell's policy, delivery and scrubbing."""
+    proj = os.path.join(WORK, "runproj")
+    os.makedirs(proj, exist_ok=True)
+    with open(os.path.join(proj, "secret.env"), "w") as f:
+        f.write(f"API_TOKEN={CANARIES['API_TOKEN']}\nDEBUG=1\n")
+    url = f"https://127.0.0.1:{DEST_PORT}/"
+
+    async def run(command, **extra):
+        r = await call(s, "secret_run", dict({"command": command, "cwd": proj}, **extra))
+        return r, (r.structured_content or {})
+
+    before = len(RECEIVED)
+    r, sc = await run(f"curl -s -o /dev/null -w 'status=%{{http_code}}' -H \"Authorization: Bearer {{{{API_TOKEN}}}}\" {url}")
+    check(not r.is_error and sc.get("refused") is None and sc.get("exit_code") == 0 and "status=204" in sc.get("stdout", ""),
+          f"secret_run: a placeholder call runs and reports its output and exit status ({sc.get('exit_code')})")
+    check(RECEIVED[before:] == ["Bearer " + CANARIES["API_TOKEN"]],
+          "secret_run: the destination got the real value (by the agent's proxy)")
+    r, sc = await run("echo {{API_TOKEN}}")
+    check(not r.is_error and sc.get("refused") and "nothing ran" in sc["refused"] and not sc.get("stdout"),
+          "secret_run: printing a placeholder is refused, nothing runs")
+    before = len(RECEIVED)
+    r, sc = await run(f"wget -q -O /dev/null --header \"X: {{{{API_TOKEN}}}}\" {url}")
+    check(sc.get("refused") and "program-allowlist" in sc["refused"] and RECEIVED[before:] == [],
+          "secret_run: a program outside the allowlist is refused with the rule")
+    r, sc = await run(f"curl -sk -H \"X: {{{{API_TOKEN}}}}\" https://localhost:{DEST_PORT}/")
+    check(sc.get("refused") and "host" in sc["refused"] and RECEIVED[before:] == [],
+          "secret_run: a host outside the allowlist is refused")
+    r, sc = await run("cat secret.env")
+    check(sc.get("exit_code") == 0 and "[REDACTED:API_TOKEN" in sc.get("stdout", "") and "DEBUG=1" in sc["stdout"],
+          "secret_run: a plain command's output comes back scrubbed")
+    r, sc = await run("base64 secret.env")
+    check(sc.get("refused") and "re-encodes" in sc["refused"], "secret_run: re-encoding a file that holds a value is refused")
+    r, sc = await run("echo oops >&2; exit 7")
+    check(sc.get("exit_code") == 7 and "oops" in sc.get("stderr", ""), "secret_run: exit status and stderr come through")
+    r, sc = await run("pwd", cwd="/tmp")
+    check(sc.get("stdout", "").strip() == "/tmp", "secret_run: runs in the given directory")
+    started = time.monotonic()
+    r, sc = await run("sleep 30; echo late", timeout_secs=1)
+    took = time.monotonic() - started
+    check(sc.get("timed_out") is True and "late" not in sc.get("stdout", "") and took < 10,
+          f"secret_run: killed at its timeout ({took:.1f} s)")
+    r, sc = await run("echo x", cwd="/nonexistent-dir")
+    check(r.is_error and "not a directory" in r.content[0].text, "secret_run: a missing directory is an error")
+
+
 async def main():
     errlog = open(os.path.join(OUT, "server-stderr.txt"), "w")
     # 1. The 2025-11-25 handshake, a URL-mode client, every tool.
@@ -181,8 +227,8 @@ async def main():
             tools = {t.name: t for t in (await s.list_tools()).tools}
             record("tools/list", {k: t.model_dump() for k, t in tools.items()})
             want = {"secret_list", "secret_describe", "secret_check", "secret_tag", "secret_request",
-                    "secret_rotate", "secret_audit_log", "secret_status"}
-            check(set(tools) == want, f"the eight tools, and no other: {sorted(tools)}")
+                    "secret_rotate", "secret_audit_log", "secret_status", "secret_run"}
+            check(set(tools) == want, f"the nine tools, and no other: {sorted(tools)}")
             check(not any(w in n for n in tools for w in ("reveal", "read", "export", "get_value")), "no reveal/read/export tool")
             check(all(t.output_schema and t.input_schema for t in tools.values()), "every tool has an input and an output schema")
             ro = {n for n, t in tools.items() if t.annotations and t.annotations.read_only_hint}
@@ -249,6 +295,7 @@ async def main():
                   "secret_audit_log filters by action, with a limit")
             r = await call(s, "secret_audit_log", {"limit": "ten"})
             check(r.is_error, "secret_audit_log: bad argument")
+            await secret_run_checks(s)
 
     # 2. A form-only client (Claude Code 2.1): consent only, never the value.
     ELICITATIONS.clear()
@@ -330,12 +377,12 @@ async def main():
     initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
     tools_list = {"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {}}
     a = raw_session([init("2025-06-18", 1), initialized, tools_list])
-    check(a[0].get("result", {}).get("protocolVersion") == "2025-06-18" and len(a[1]["result"]["tools"]) == 8,
+    check(a[0].get("result", {}).get("protocolVersion") == "2025-06-18" and len(a[1]["result"]["tools"]) == 9,
           "a 2025-06-18 client: the version is accepted and tools/list works")
     discover = {"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {}}
     a = raw_session([discover, init("2025-11-25", 2), initialized, tools_list])
     check(("result" in a[0] or "error" in a[0]) and a[1].get("result", {}).get("protocolVersion") == "2025-11-25"
-          and len(a[2]["result"]["tools"]) == 8,
+          and len(a[2]["result"]["tools"]) == 9,
           "a server/discover probe, then initialize: a working 2025-11-25 session")
 
     # 5. A locked vault.
@@ -347,6 +394,10 @@ async def main():
             check(r.is_error and "claulock unlock" in r.content[0].text, "locked: tools say to run `claulock unlock` in a terminal")
             r = await call(s, "secret_status", {})
             check(r.structured_content["unlocked"] is False and "claulock unlock" in r.structured_content["hint"], "locked: secret_status says so")
+            r = await call(s, "secret_run", {"command": "cat runproj/secret.env"})
+            sc = r.structured_content or {}
+            check(sc.get("refused") and "claulock unlock" in sc["refused"] and not sc.get("stdout"),
+                  "locked: secret_run refuses even a plain command (its output could not be scrubbed)")
     errlog.close()
     print(f"  tally: {len(FAILED)} failed")
     sys.exit(1 if FAILED else 0)

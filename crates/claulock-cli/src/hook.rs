@@ -127,28 +127,61 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
 
 fn answer(hook: Hook, input: &HookInput, home: &Home, guarded: bool) -> anyhow::Result<Answer> {
     let event = claude::event(hook, input);
-    let settings = load_settings(home)?;
-    let exe = std::env::current_exe().context("cannot find the claulock executable")?;
-    let run_dir = home.dir.join("run");
-    if matches!(
-        event,
-        Event::ToolCall {
-            call: ToolCall::Shell { .. },
-            ..
+    let checker = Checker::new(home, &event, guarded)?;
+    Ok(claude::answer(input, checker.verdict(&event)?))
+}
+
+/// What the guard needs to decide an event, read once: the settings, the
+/// `claulock` executable a rewrite calls, the run directory and a client
+/// with the hooks' deadline. The hooks and `secret_run` decide through it.
+pub(crate) struct Checker {
+    pub(crate) settings: Settings,
+    pub(crate) exe: String,
+    pub(crate) run_dir: String,
+    client: claulock_proto::Client,
+    guarded: bool,
+}
+
+impl Checker {
+    /// Reads the settings (an invalid file is an error: the caller fails
+    /// closed) and, for a shell command, makes the run directory.
+    pub(crate) fn new(home: &Home, event: &Event<'_>, guarded: bool) -> anyhow::Result<Checker> {
+        let settings = load_settings(home)?;
+        let exe = std::env::current_exe().context("cannot find the claulock executable")?;
+        let run_dir = home.dir.join("run");
+        if matches!(
+            event,
+            Event::ToolCall {
+                call: ToolCall::Shell { .. },
+                ..
+            }
+        ) {
+            ensure_run_dir(&run_dir)?;
         }
-    ) {
-        ensure_run_dir(&run_dir)?;
+        Ok(Checker {
+            settings,
+            exe: exe.display().to_string(),
+            run_dir: run_dir.display().to_string(),
+            client: home.client().with_timeout(DEADLINE),
+            guarded,
+        })
     }
-    let client = home.client().with_timeout(DEADLINE);
-    let guard = Guard {
-        agent: &client,
-        settings: &settings,
-        guarded,
-        exe: &exe.display().to_string(),
-        run_dir: &run_dir.display().to_string(),
-        workspace: &workspace::Host,
-    };
-    Ok(claude::answer(input, guard.verdict(&event)?))
+
+    /// The guard's verdict on `event`.
+    pub(crate) fn verdict(
+        &self,
+        event: &Event<'_>,
+    ) -> Result<claulock_runtime::Verdict, claulock_proto::Error> {
+        Guard {
+            agent: &self.client,
+            settings: &self.settings,
+            guarded: self.guarded,
+            exe: &self.exe,
+            run_dir: &self.run_dir,
+            workspace: &workspace::Host,
+        }
+        .verdict(event)
+    }
 }
 
 /// An input too large to check: a tool call is denied; a tool's output,

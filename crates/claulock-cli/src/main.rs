@@ -21,6 +21,7 @@ mod mcp;
 mod plaintext;
 mod replace;
 mod scrub;
+mod secret_run;
 mod source;
 mod sweep;
 

@@ -12,7 +12,8 @@ use std::process::ExitCode;
 
 use claulock_agent::{Home, audit};
 use claulock_mcp::backend::{
-    AuditEvent, Backend, CheckResult, Entry, EntryKind, EntryState, NewSecret, SecretInfo, Status,
+    AuditEvent, Backend, CheckResult, Entry, EntryKind, EntryState, NewSecret, RunResult,
+    SecretInfo, Status,
 };
 use claulock_proto::{Client, Error, NewSecret as Meta, Reply, Request};
 
@@ -140,6 +141,15 @@ impl Backend for AgentBackend {
         let skip = events.len().saturating_sub(limit);
         events.drain(..skip);
         Ok(events)
+    }
+
+    fn run(
+        &self,
+        command: &str,
+        cwd: &str,
+        timeout: std::time::Duration,
+    ) -> Result<RunResult, String> {
+        crate::secret_run::run(&self.home, command, cwd, timeout)
     }
 }
 

@@ -55,6 +55,28 @@ pub struct AuditEvent {
     pub details: String,
 }
 
+/// What `secret_run` did with a command: its refusal, or its scrubbed
+/// output and exit status. The output has already passed through the
+/// scrubber (`claulock exec`, and the hooks' sweep after it): a value, or
+/// any encoding of one the scrubber knows, reads as `[REDACTED:NAME]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct RunResult {
+    /// Why the command did not run (a policy refusal, a locked vault, a
+    /// file that holds a value): nothing ran when this is set.
+    pub refused: Option<String>,
+    /// Its exit status (none when it was refused, or killed by a signal or
+    /// the timeout).
+    pub exit_code: Option<i32>,
+    /// Its standard output, scrubbed.
+    pub stdout: String,
+    /// Its standard error, scrubbed (and `claulock exec`'s own notes).
+    pub stderr: String,
+    /// Whether it was killed at the timeout.
+    pub timed_out: bool,
+    /// Whether stdout or stderr was cut at the size limit.
+    pub truncated: bool,
+}
+
 /// Whether a value entry adds a new secret or rotates one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -94,4 +116,14 @@ pub trait Backend: Send + Sync + 'static {
         action: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, String>;
+    /// Runs a shell command with placeholders, from `cwd`, under the same
+    /// policy, delivery and scrubbing as a hooked shell tool, killing it
+    /// after `timeout`. A refusal is a result (`refused`), not an error;
+    /// an error is a failure to start or check it at all.
+    fn run(
+        &self,
+        command: &str,
+        cwd: &str,
+        timeout: std::time::Duration,
+    ) -> Result<RunResult, String>;
 }

@@ -25,6 +25,15 @@
 //! | `secret_rotate` | `name` | `EntryOutcome` | destructive (replaces the value) |
 //! | `secret_audit_log` | `secret?`, `action?`, `limit?` | `{events: [AuditEvent]}` | read-only |
 //! | `secret_status` | | `Status` | read-only |
+//! | `secret_run` | `command`, `cwd?`, `timeout_secs?` | `RunResult` | destructive, open world |
+//!
+//! `secret_run` is for clients whose shell tool ClauLock cannot hook
+//! (Cursor, Windsurf, Cline, Continue, Aider): it runs a command with
+//! placeholders under the same policy and delivery as a hooked shell and
+//! returns `{refused, exit_code, stdout, stderr, timed_out, truncated}`,
+//! the output already scrubbed. It is no reveal verb: a command that would
+//! print, encode or send a value where it may not go is refused like a
+//! hooked one, and what it prints is scrubbed like a hooked one's.
 //!
 //! `SecretInfo` (the agent protocol's own shape, from `claulock-proto`) is
 //! `{name, tags, allow_hosts, allow_programs, allow_revealing,
@@ -54,7 +63,7 @@ pub mod tools {}
 
 pub use server::{
     AuditArgs, AuditLog, CheckArgs, Consent, EntryOutcome, ListArgs, NameArgs, NoArgs, RequestArgs,
-    SecretList, SecretServer, TagArgs,
+    RunArgs, SecretList, SecretServer, TagArgs,
 };
 
 /// Serves `backend` over stdio until the client goes away. Protocol on

@@ -16,7 +16,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::backend::{
-    AuditEvent, Backend, CheckResult, Entry, EntryKind, EntryState, NewSecret, SecretInfo, Status,
+    AuditEvent, Backend, CheckResult, Entry, EntryKind, EntryState, NewSecret, RunResult,
+    SecretInfo, Status,
 };
 
 /// How long a `secret_request`/`secret_rotate` call waits for the value
@@ -56,6 +57,25 @@ pub struct CheckArgs {
     #[serde(default)]
     pub cwd: Option<String>,
 }
+
+/// `secret_run` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunArgs {
+    /// A shell command (bash); write `{{NAME}}` where a secret goes.
+    pub command: String,
+    /// The directory it runs in (default: the server's).
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Seconds before it is killed (default 120, at most 600).
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+}
+
+/// `secret_run`'s default timeout.
+const RUN_TIMEOUT: u64 = 120;
+/// `secret_run`'s longest timeout.
+const RUN_TIMEOUT_MAX: u64 = 600;
 
 /// `secret_tag` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -318,6 +338,32 @@ impl SecretServer {
     }
 
     #[tool(
+        name = "secret_run",
+        description = "Run a shell command that uses secrets, for clients whose shell tool ClauLock cannot hook. Write {{NAME}} where a secret goes: the same policy as the hooked shell decides (the secret goes only to its allowed programs and hosts), and stdout and stderr come back scrubbed, with the exit status. A refused command does not run; `refused` says why and what to do.",
+        input_schema = schema_for_type::<RunArgs>(),
+        annotations(read_only_hint = false, destructive_hint = true, idempotent_hint = false, open_world_hint = true)
+    )]
+    async fn secret_run(
+        &self,
+        Parameters(args): Parameters<JsonObject>,
+    ) -> Result<Json<RunResult>, String> {
+        let args: RunArgs = parse("secret_run", args)?;
+        let cwd = args.cwd.unwrap_or_else(|| self.cwd.clone());
+        let timeout = Duration::from_secs(
+            args.timeout_secs
+                .unwrap_or(RUN_TIMEOUT)
+                .clamp(1, RUN_TIMEOUT_MAX),
+        );
+        let backend = Arc::clone(&self.backend);
+        // The command runs for up to the timeout: off the protocol's
+        // thread, so that the server answers pings and cancellations.
+        let result = tokio::task::spawn_blocking(move || backend.run(&args.command, &cwd, timeout))
+            .await
+            .map_err(|_| "secret_run: the command's runner failed".to_owned())??;
+        Ok(Json(result))
+    }
+
+    #[tool(
         name = "secret_status",
         description = "Whether the vault exists and is unlocked, how many secrets it holds, and the agent's health.",
         input_schema = schema_for_type::<NoArgs>(),
@@ -486,6 +532,9 @@ mod tests {
             _: Option<&str>,
             _: usize,
         ) -> Result<Vec<AuditEvent>, String> {
+            Err("none".into())
+        }
+        fn run(&self, _: &str, _: &str, _: Duration) -> Result<RunResult, String> {
             Err("none".into())
         }
     }
