@@ -1,4 +1,6 @@
-//! `claulock hook EVENT`: Claude Code's hooks, stdin JSON to stdout JSON.
+//! `claulock hook EVENT [--agent NAME]`: an agent's hooks, stdin JSON to
+//! stdout JSON (Claude Code's by default; `claulock_hooks::Agent` lists
+//! the others and what differs).
 //!
 //! The decisions live in `claulock-runtime` (the guard, shared by every
 //! agent's adapter), the mapping of Claude Code's JSON in `claulock-hooks`;
@@ -38,8 +40,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use claulock_agent::Home;
-use claulock_hooks::claude::{self, Hook};
-use claulock_hooks::{Answer, HookInput, Permission};
+use claulock_hooks::{Agent, Hook, HookInput};
 use claulock_runtime::{Event, Guard, Settings, ToolCall, fallback, with_reason};
 
 /// How long a hook may work before it gives its fail-safe answer.
@@ -56,6 +57,14 @@ pub(crate) fn parse_hook(name: &str) -> Result<Hook, String> {
     })
 }
 
+/// `claulock hook … --agent NAME`: the agent of that name.
+pub(crate) fn parse_agent(name: &str) -> Result<Agent, String> {
+    Agent::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Agent::ALL.iter().map(|(n, _)| *n).collect();
+        format!("one of {}", names.join(", "))
+    })
+}
+
 /// `CLAULOCK_HOME/hooks.toml` (see [`Settings`]); missing is the defaults,
 /// malformed an error (the hooks then fail closed).
 pub(crate) fn load_settings(home: &Home) -> anyhow::Result<Settings> {
@@ -67,7 +76,7 @@ pub(crate) fn load_settings(home: &Home) -> anyhow::Result<Settings> {
     }
 }
 
-pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(hook: Hook, agent: Agent) -> anyhow::Result<ExitCode> {
     let mut bytes = Vec::new();
     std::io::stdin()
         .take(MAX_INPUT as u64 + 1)
@@ -80,7 +89,7 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
     let guarded = true;
     if bytes.len() > MAX_INPUT {
         drop(bytes);
-        return oversized(hook, guarded);
+        return oversized(hook, agent, guarded);
     }
     let input = match HookInput::parse(&bytes) {
         Ok(i) => i,
@@ -95,7 +104,7 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
     let input = std::sync::Arc::new(input);
     let worker_input = std::sync::Arc::clone(&input);
     std::thread::spawn(move || {
-        let _ = tx.send(answer(hook, &worker_input, &home, guarded));
+        let _ = tx.send(answer(hook, agent, &worker_input, &home, guarded));
     });
     let answer = match rx.recv_timeout(DEADLINE) {
         Ok(Ok(a)) => a,
@@ -103,19 +112,17 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
             // The error names no value (hook errors come from the agent's
             // messages and our own).
             let _ = writeln!(std::io::stderr(), "claulock hook: {e:#}");
-            let event = claude::event(hook, &input);
-            claude::answer(
-                &input,
-                with_reason(fallback(&event, guarded), &format!("{e:#}")),
-            )
+            let event = agent.event(hook, &input);
+            let verdict = with_reason(fallback(&event, guarded), &format!("{e:#}"));
+            agent.answer(hook, &input, verdict)
         }
         Err(_) => {
-            let event = claude::event(hook, &input);
+            let event = agent.event(hook, &input);
             let why = "it did not answer within 4 s";
-            claude::answer(&input, with_reason(fallback(&event, guarded), why))
+            agent.answer(hook, &input, with_reason(fallback(&event, guarded), why))
         }
     };
-    if let Some(json) = answer.to_json() {
+    if let Some(json) = answer {
         let mut out = std::io::stdout().lock();
         serde_json::to_writer(&mut out, &json)?;
         writeln!(out)?;
@@ -125,10 +132,17 @@ pub(crate) fn run(hook: Hook) -> anyhow::Result<ExitCode> {
     std::process::exit(0)
 }
 
-fn answer(hook: Hook, input: &HookInput, home: &Home, guarded: bool) -> anyhow::Result<Answer> {
-    let event = claude::event(hook, input);
-    let checker = Checker::new(home, &event, guarded)?;
-    Ok(claude::answer(input, checker.verdict(&event)?))
+fn answer(
+    hook: Hook,
+    agent: Agent,
+    input: &HookInput,
+    home: &Home,
+    guarded: bool,
+) -> anyhow::Result<Option<serde_json::Value>> {
+    let event = agent.event(hook, input);
+    let mut checker = Checker::new(home, &event, guarded)?;
+    checker.settings.wrap_plain_commands |= agent.wraps_every_command();
+    Ok(agent.answer(hook, input, checker.verdict(&event)?))
 }
 
 /// What the guard needs to decide an event, read once: the settings, the
@@ -185,31 +199,30 @@ impl Checker {
 }
 
 /// An input too large to check: a tool call is denied; a tool's output,
-/// whose shape is unknown without reading it, is blocked with exit status
-/// 2 (Claude Code shows the reason to the model).
-fn oversized(hook: Hook, guarded: bool) -> anyhow::Result<ExitCode> {
+/// whose shape is unknown without reading it, is withheld (for Claude
+/// Code, by exit status 2, whose reason Claude Code shows the model).
+fn oversized(hook: Hook, agent: Agent, guarded: bool) -> anyhow::Result<ExitCode> {
     let why = format!(
         "ClauLock cannot check a hook input larger than {} MiB",
         MAX_INPUT >> 20
     );
-    match hook {
-        Hook::PreToolUse => {
-            let answer = Answer::PreToolUse {
-                permission: Permission::Deny,
-                reason: format!("{why}; the tool call was not run."),
-                updated_input: None,
-            };
-            if let Some(json) = answer.to_json() {
-                writeln!(std::io::stdout(), "{json}")?;
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Hook::PostToolUse if guarded => {
+    let verdict = match hook {
+        Hook::PreToolUse => claulock_runtime::Verdict::Deny {
+            reason: format!("{why}; the tool call was not run."),
+        },
+        Hook::PostToolUse if guarded && agent == Agent::ClaudeCode => {
             let _ = writeln!(std::io::stderr(), "{why}; its output is withheld.");
-            Ok(ExitCode::from(2))
+            return Ok(ExitCode::from(2));
         }
-        _ => Ok(ExitCode::SUCCESS),
+        Hook::PostToolUse if guarded => claulock_runtime::Verdict::ReplaceOutput {
+            output: serde_json::Value::String(format!("[{why}; its output is withheld.]")),
+        },
+        _ => return Ok(ExitCode::SUCCESS),
+    };
+    if let Some(json) = agent.answer(hook, &HookInput::default(), verdict) {
+        writeln!(std::io::stdout(), "{json}")?;
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `CLAULOCK_HOME/run`, private, where `exec --cwd-out` leaves the

@@ -257,17 +257,26 @@ enum Command {
     /// history, debug logs), in place.
     #[command(after_help = "Example:\n  claulock sweep")]
     Sweep(sweep::Args),
-    /// Answer a Claude Code hook (JSON on stdin, JSON on stdout).
-    #[command(after_help = "Example:\n  run by Claude Code; `claulock install` sets it up")]
+    /// Answer an agent's hook (JSON on stdin, JSON on stdout).
+    #[command(after_help = "Example:\n  run by the agent; `claulock install` sets it up")]
     Hook {
         /// The hook event: pre-tool-use, post-tool-use, user-prompt-submit,
         /// session-start, stop or session-end.
         #[arg(value_parser = hook::parse_hook, value_name = "EVENT")]
-        event: claulock_hooks::claude::Hook,
+        event: claulock_hooks::Hook,
+        /// Whose hook protocol: claude-code, codex, gemini or opencode.
+        #[arg(long, value_parser = hook::parse_agent, default_value = "claude-code", value_name = "AGENT")]
+        agent: claulock_hooks::Agent,
     },
-    /// Add ClauLock's hooks to Claude Code's settings.
-    #[command(after_help = "Example:\n  claulock install --scope project --sandbox")]
+    /// Add ClauLock's hooks and MCP server to the coding agents' settings.
+    #[command(
+        after_help = "Examples:\n  claulock install                      # every agent found here\n  claulock install --agent codex --agent gemini\n  claulock install --agent claude-code --scope project --sandbox"
+    )]
     Install {
+        /// Which agent: claude-code, codex, gemini or opencode (repeatable;
+        /// default: every one found on this machine, else Claude Code).
+        #[arg(long = "agent", value_parser = hook::parse_agent, value_name = "AGENT")]
+        agents: Vec<claulock_hooks::Agent>,
         /// Where: every project of this user, or this directory's project.
         #[arg(long, value_enum, default_value = "user")]
         scope: install::Scope,
@@ -279,9 +288,13 @@ enum Command {
         #[arg(long)]
         sandbox: bool,
     },
-    /// Remove ClauLock's hooks from Claude Code's settings (and nothing else).
-    #[command(after_help = "Example:\n  claulock uninstall --scope project")]
+    /// Remove ClauLock's hooks and MCP server from the agents' settings
+    /// (and nothing else).
+    #[command(after_help = "Example:\n  claulock uninstall --agent gemini --scope project")]
     Uninstall {
+        /// Which agent (repeatable; default: every one).
+        #[arg(long = "agent", value_parser = hook::parse_agent, value_name = "AGENT")]
+        agents: Vec<claulock_hooks::Agent>,
         /// Where: as for install.
         #[arg(long, value_enum, default_value = "user")]
         scope: install::Scope,
@@ -384,9 +397,13 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Scrub(args) => scrub::run(&args),
         Command::Sweep(args) => sweep::run(&args),
-        Command::Hook { event } => hook::run(event),
-        Command::Install { scope, sandbox } => install::install(scope, sandbox),
-        Command::Uninstall { scope } => install::uninstall(scope),
+        Command::Hook { event, agent } => hook::run(event, agent),
+        Command::Install {
+            agents,
+            scope,
+            sandbox,
+        } => install::install(&agents, scope, sandbox),
+        Command::Uninstall { agents, scope } => install::uninstall(&agents, scope),
         Command::Doctor { json } => install::doctor(json),
         Command::Mcp => mcp::run(),
         Command::Agent { idle_timeout } => claulock_agent::Home::from_env().and_then(|h| {

@@ -469,7 +469,9 @@ fn install_is_idempotent_and_uninstall_restores_the_file() {
     );
     let doctor = e.cmd(&["doctor"]).output().unwrap();
     assert_eq!(doctor.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&doctor.stdout).contains("FIX no ClauLock hooks"));
+    assert!(
+        String::from_utf8_lossy(&doctor.stdout).contains("FIX ClauLock is installed in no agent")
+    );
 }
 
 /// A user-scope install records `CLAULOCK_HOME`: a Claude Code started
@@ -558,4 +560,179 @@ fn project_install_names_claulock_by_path_when_it_can() {
     // Without it on PATH: the machine's path, and a warning.
     let out = e.cmd(&["install", "--scope", "project"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("a path of this machine"));
+}
+
+/// `install` for Codex CLI, Gemini CLI and OpenCode, found by their
+/// configuration directories, merges into the user's files (their hooks
+/// and servers kept, Codex's hooks trusted), `doctor` checks each, and
+/// `uninstall` leaves every file byte for byte as it was.
+#[test]
+fn every_agent_install_round_trips_byte_for_byte() {
+    let e = Env::at("hooks", "agents");
+    let user = e.base.join("userhome");
+    let codex = user.join(".codex/config.toml");
+    let gemini = user.join(".gemini/settings.json");
+    let opencode = user.join(".config/opencode/opencode.json");
+    let originals = [
+        (
+            &codex,
+            "# mine\nmodel = \"o4\"\napproval_policy = \"never\"\n\n[[hooks.PreToolUse]]\nmatcher = \"Bash\"\n\n[[hooks.PreToolUse.hooks]]\ntype = \"command\"\ncommand = \"audit.sh\"\n\n[hooks.state.\"/x/config.toml:pre_tool_use:0:0\"]\ntrusted_hash = \"sha256:00\"\n\n[mcp_servers.docs]\ncommand = \"docs-mcp\"\n",
+        ),
+        (
+            &gemini,
+            "{\n  \"security\": {\n    \"auth\": {\n      \"selectedType\": \"gemini-api-key\"\n    }\n  },\n  \"hooks\": {\n    \"BeforeTool\": [\n      {\n        \"matcher\": \"write_file\",\n        \"hooks\": [\n          {\n            \"type\": \"command\",\n            \"command\": \"lint.sh\"\n          }\n        ]\n      }\n    ]\n  },\n  \"mcpServers\": {\n    \"docs\": {\n      \"command\": \"docs-mcp\"\n    }\n  }\n}\n",
+        ),
+        (
+            &opencode,
+            "{\n    \"$schema\": \"https://opencode.ai/config.json\",\n    \"mcp\": {\n        \"docs\": {\n            \"type\": \"local\",\n            \"command\": [\n                \"docs-mcp\"\n            ]\n        }\n    }\n}",
+        ),
+    ];
+    for (path, text) in &originals {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let cmd = |args: &[&str]| {
+        let mut c = e.cmd(args);
+        for var in [
+            "CODEX_HOME",
+            "XDG_CONFIG_HOME",
+            "GEMINI_CLI_HOME",
+            "GEMINI_CLI_TRUSTED_FOLDERS_PATH",
+        ] {
+            c.env_remove(var);
+        }
+        // No agent's command on PATH: they are found by their directories.
+        c.env("PATH", "/usr/bin:/bin");
+        c.output().unwrap()
+    };
+    let out = cmd(&["install"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for agent in ["Codex CLI:", "Gemini CLI:", "OpenCode:"] {
+        assert!(said.contains(agent), "install did not list {agent}: {said}");
+    }
+    assert!(
+        !said.contains("Claude Code:"),
+        "Claude Code is not here: {said}"
+    );
+
+    // Codex: the user's group stays first; ClauLock's are trusted.
+    let toml = std::fs::read_to_string(&codex).unwrap();
+    let key = format!(
+        "{}:pre_tool_use:1:0",
+        codex.canonicalize().unwrap().display()
+    );
+    assert!(toml.contains(&format!("[hooks.state.\"{key}\"]")), "{toml}");
+    assert!(
+        toml.contains("hook pre-tool-use --agent codex") && toml.contains("[mcp_servers.claulock]")
+    );
+    assert!(toml.starts_with("# mine\n") && toml.contains("command = \"audit.sh\""));
+    // Gemini: its settings' indentation, the user's hook before ours.
+    let g: Value = serde_json::from_str(&std::fs::read_to_string(&gemini).unwrap()).unwrap();
+    assert_eq!(
+        g["hooks"]["BeforeTool"][0]["hooks"][0]["command"],
+        "lint.sh"
+    );
+    let ours = g["hooks"]["BeforeTool"][1]["hooks"][0]["command"]
+        .as_str()
+        .unwrap();
+    assert!(
+        ours.ends_with(" hook pre-tool-use --agent gemini"),
+        "{ours}"
+    );
+    assert_eq!(
+        g["mcpServers"]["claulock"]["args"],
+        serde_json::json!(["mcp"])
+    );
+    assert!(g["mcpServers"]["claulock"].get("type").is_none());
+    // OpenCode: the plugin, calling this binary with this CLAULOCK_HOME.
+    let plugin = user.join(".config/opencode/plugins/claulock.js");
+    let js = std::fs::read_to_string(&plugin).unwrap();
+    assert!(
+        js.contains(&format!("\"exe\":\"{}\"", e.bin.display())),
+        "{js}"
+    );
+    assert!(js.contains("\"CLAULOCK_HOME\":"));
+    let o: Value = serde_json::from_str(&std::fs::read_to_string(&opencode).unwrap()).unwrap();
+    assert_eq!(o["mcp"]["claulock"]["command"][1], "mcp");
+    for (path, _) in &originals {
+        assert_eq!(
+            std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "install widened {}",
+            path.display()
+        );
+    }
+
+    let doctor = cmd(&["doctor"]);
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    for line in [
+        "ok  Codex CLI: hooks installed",
+        "ok  Codex CLI: ClauLock's hooks are trusted",
+        "ok  Gemini CLI: hooks installed",
+        "ok  OpenCode: plugin installed",
+        "ok  OpenCode: MCP server `claulock` registered",
+    ] {
+        assert!(report.contains(line), "doctor lacks {line:?}: {report}");
+    }
+    // A hook edited by hand is no longer trusted, and doctor says so.
+    std::fs::write(
+        &codex,
+        toml.replacen(
+            "command = \"CLAULOCK_HOME=",
+            "command = \"X=1 CLAULOCK_HOME=",
+            1,
+        ),
+    )
+    .unwrap();
+    let report = String::from_utf8_lossy(&cmd(&["doctor"]).stdout).into_owned();
+    assert!(
+        report.contains("FIX Codex CLI: the PreToolUse hook(s) are not trusted"),
+        "{report}"
+    );
+    std::fs::write(&codex, &toml).unwrap();
+
+    // Installing again changes nothing; uninstalling restores every byte.
+    let before: Vec<String> = originals
+        .iter()
+        .map(|(p, _)| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(
+        cmd(&[
+            "install", "--agent", "codex", "--agent", "gemini", "--agent", "opencode"
+        ])
+        .status
+        .success()
+    );
+    let again: Vec<String> = originals
+        .iter()
+        .map(|(p, _)| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(before, again, "installing twice changed a file");
+    let out = cmd(&["uninstall"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (path, text) in &originals {
+        assert!(
+            std::fs::read_to_string(path).unwrap() == *text,
+            "uninstall did not restore {} byte for byte",
+            path.display()
+        );
+    }
+    assert!(
+        !plugin.exists() && !plugin.parent().unwrap().exists(),
+        "the plugin is left"
+    );
+    // Project scope: refused for Codex, with the reason.
+    let out = cmd(&["install", "--agent", "codex", "--scope", "project"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--scope user"));
 }

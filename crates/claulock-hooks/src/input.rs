@@ -3,8 +3,10 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-/// What Claude Code sends a hook. Every field is optional and unknown
-/// fields are ignored, so that a newer Claude Code does not break the hook.
+/// What an agent sends a hook (Claude Code's fields, which Codex and
+/// Gemini CLI share and ClauLock's OpenCode plugin sends). Every field is
+/// optional and unknown fields are ignored, so that a newer agent does not
+/// break the hook.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct HookInput {
@@ -65,17 +67,10 @@ impl HookInput {
         })
     }
 
-    /// The command of a Bash tool call.
-    pub fn bash_command(&self) -> Option<&str> {
-        if self.tool_name.as_deref() != Some("Bash") {
-            return None;
-        }
-        self.tool_input.get("command")?.as_str()
-    }
-
     /// The tool input with its `command` replaced and every other field
-    /// kept (Claude Code's `updatedInput` replaces the whole object).
-    pub fn with_bash_command(&self, command: &str) -> Value {
+    /// kept (Claude Code's `updatedInput` and Gemini CLI's `tool_input`
+    /// replace the whole object).
+    pub fn with_command(&self, command: &str) -> Value {
         let mut input = match &self.tool_input {
             Value::Object(o) => o.clone(),
             _ => serde_json::Map::new(),

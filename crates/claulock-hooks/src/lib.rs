@@ -1,13 +1,16 @@
-//! claulock-hooks: Claude Code's hook protocol, as an adapter of
+//! claulock-hooks: the coding agents' hook protocols, as adapters of
 //! `claulock-runtime`.
 //!
-//! Claude Code runs a command for each hook event with one JSON object on
-//! stdin and reads one JSON answer from stdout. This crate is the pure half
-//! of that adapter: lenient models of the inputs ([`HookInput`]) and the
-//! answers ([`Answer`]), which files Claude Code's built-in tools would
-//! read ([`paths`]), and the mapping of an input to an agent-neutral
-//! [`Event`](claulock_runtime::Event) and of a
-//! [`Verdict`](claulock_runtime::Verdict) back to an answer ([`claude`]).
+//! Claude Code, Codex CLI and Gemini CLI run a command for each hook event
+//! with one JSON object on stdin and read one JSON answer from stdout;
+//! ClauLock's OpenCode plugin does the same for OpenCode. This crate is
+//! the pure half of those adapters: a lenient model of the inputs
+//! ([`HookInput`], one for all), which tool is each agent's shell and
+//! which files its built-in tools would read ([`Agent`], [`paths`]), the
+//! mapping of an input to an agent-neutral
+//! [`Event`](claulock_runtime::Event), and of a
+//! [`Verdict`](claulock_runtime::Verdict) back to each agent's answer
+//! ([`claude`], [`codex`], [`gemini`], [`opencode`]).
 //! The decisions themselves live in `claulock-runtime`, shared by every
 //! agent's adapter.
 //!
@@ -34,11 +37,16 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod agent;
 pub mod claude;
+pub mod codex;
+pub mod gemini;
 mod input;
+pub mod opencode;
 mod output;
 pub mod paths;
 pub mod settings;
 
+pub use agent::{Agent, Hook};
 pub use input::{HookInput, InputError};
 pub use output::{Answer, Permission};

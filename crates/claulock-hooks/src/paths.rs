@@ -8,6 +8,8 @@
 
 use serde_json::Value;
 
+use crate::Agent;
+
 /// What a tool call would read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reads {
@@ -20,20 +22,34 @@ pub enum Reads {
     Tree(String),
 }
 
-/// The files the tool call `tool` with input `input` would read; `cwd` is
-/// the session's directory (the default search root).
-pub fn reads(tool: &str, input: &Value, cwd: Option<&str>) -> Reads {
+/// The files the tool call `tool` of `agent`, with input `input`, would
+/// read; `cwd` is the session's directory (the default search root).
+pub fn reads(agent: Agent, tool: &str, input: &Value, cwd: Option<&str>) -> Reads {
     let field = |k: &str| input.get(k).and_then(Value::as_str).map(str::to_owned);
-    match tool {
-        "Read" | "Edit" | "MultiEdit" | "Write" => {
-            field("file_path").map_or(Reads::Nothing, Reads::File)
-        }
-        "NotebookRead" | "NotebookEdit" => field("notebook_path")
+    let file = |k: &str| field(k).map_or(Reads::Nothing, Reads::File);
+    let tree = |k: &str| {
+        field(k)
+            .or_else(|| cwd.map(str::to_owned))
+            .map_or(Reads::Nothing, Reads::Tree)
+    };
+    match (agent, tool) {
+        (Agent::ClaudeCode, "Read" | "Edit" | "MultiEdit" | "Write") => file("file_path"),
+        (Agent::ClaudeCode, "NotebookRead" | "NotebookEdit") => field("notebook_path")
             .or_else(|| field("file_path"))
             .map_or(Reads::Nothing, Reads::File),
-        "Grep" => field("path")
-            .or_else(|| cwd.map(str::to_owned))
-            .map_or(Reads::Nothing, Reads::Tree),
+        (Agent::ClaudeCode, "Grep") => tree("path"),
+        // Gemini CLI 0.61: `read_file {file_path}`, `replace` and
+        // `write_file` (their results carry the file), `grep_search
+        // {pattern, dir_path?}`, `read_many_files` (not offered by
+        // default; its includes are globs, so the whole tree).
+        (Agent::Gemini, "read_file" | "replace" | "write_file") => file("file_path"),
+        (Agent::Gemini, "grep_search" | "search_file_content" | "read_many_files") => {
+            tree("dir_path")
+        }
+        // OpenCode 1.18: `read`, `edit`, `write {filePath}`, `grep
+        // {pattern, path?}`.
+        (Agent::OpenCode, "read" | "edit" | "write") => file("filePath"),
+        (Agent::OpenCode, "grep") => tree("path"),
         _ => Reads::Nothing,
     }
 }
@@ -72,7 +88,61 @@ mod tests {
             ("Bash", json!({"command": "cat x"}), Reads::Nothing),
         ];
         for (tool, input, want) in cases {
-            assert_eq!(reads(tool, &input, Some("/cwd")), want, "{tool} {input}");
+            assert_eq!(
+                reads(Agent::ClaudeCode, tool, &input, Some("/cwd")),
+                want,
+                "{tool} {input}"
+            );
+        }
+    }
+
+    #[test]
+    fn reads_of_the_other_agents_tools() {
+        let cases = [
+            (
+                Agent::Gemini,
+                "read_file",
+                json!({"file_path": ".env"}),
+                Reads::File(".env".into()),
+            ),
+            (
+                Agent::Gemini,
+                "grep_search",
+                json!({"pattern": "x"}),
+                Reads::Tree("/cwd".into()),
+            ),
+            (
+                Agent::OpenCode,
+                "read",
+                json!({"filePath": "/p/.env"}),
+                Reads::File("/p/.env".into()),
+            ),
+            (
+                Agent::OpenCode,
+                "grep",
+                json!({"pattern": "x", "path": "/p"}),
+                Reads::Tree("/p".into()),
+            ),
+            // Claude Code's names mean nothing to OpenCode, and back.
+            (
+                Agent::OpenCode,
+                "Read",
+                json!({"file_path": "/p/.env"}),
+                Reads::Nothing,
+            ),
+            (
+                Agent::ClaudeCode,
+                "read",
+                json!({"filePath": "/p/.env"}),
+                Reads::Nothing,
+            ),
+        ];
+        for (agent, tool, input, want) in cases {
+            assert_eq!(
+                reads(agent, tool, &input, Some("/cwd")),
+                want,
+                "{agent:?} {tool}"
+            );
         }
     }
 }

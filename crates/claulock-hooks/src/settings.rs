@@ -1,7 +1,9 @@
-//! ClauLock's entries in Claude Code's configuration: the hooks in
-//! `settings.json` and the MCP server in `~/.claude.json` or `.mcp.json`,
-//! added and removed without touching anything else. `claulock install`
-//! and `uninstall` do the file IO around these.
+//! ClauLock's entries in the agents' JSON configuration: the hooks in
+//! Claude Code's and Gemini CLI's `settings.json` (the same shape: event →
+//! matcher groups → command hooks) and the MCP server in `~/.claude.json`,
+//! `.mcp.json` or Gemini's `settings.json`, added and removed without
+//! touching anything else. `claulock install` and `uninstall` do the file
+//! IO around these (and Codex's TOML and OpenCode's plugin themselves).
 
 use serde_json::{Map, Value, json};
 
@@ -22,6 +24,65 @@ pub const HOOKS: &[(&str, &str, Option<&str>)] = &[
 
 /// Seconds Claude Code gives each hook (the hooks' own deadline is 4 s).
 pub const HOOK_TIMEOUT_SECS: u64 = 10;
+
+/// Gemini CLI's hook events (0.61), the `claulock hook` argument for each,
+/// and the tool matcher (a regular expression; tool events only).
+/// `AfterAgent` ends a turn: the transcript is swept then, as after
+/// Claude Code's `Stop`.
+pub const GEMINI_HOOKS: &[(&str, &str, Option<&str>)] = &[
+    ("SessionStart", "session-start", None),
+    ("BeforeAgent", "user-prompt-submit", None),
+    (
+        "BeforeTool",
+        "pre-tool-use",
+        Some(
+            "^(run_shell_command|read_file|replace|write_file|grep_search|search_file_content|read_many_files)$",
+        ),
+    ),
+    ("AfterTool", "post-tool-use", Some(".*")),
+    ("AfterAgent", "stop", None),
+    ("SessionEnd", "session-end", None),
+];
+
+/// An agent's hook table in its JSON settings.
+#[derive(Clone, Copy, Debug)]
+pub struct HookTable {
+    /// Event, `claulock hook` argument, matcher.
+    pub events: &'static [(&'static str, &'static str, Option<&'static str>)],
+    /// The `--agent` the hook command names (none: Claude Code, the default).
+    pub agent: Option<&'static str>,
+    /// The timeout field's value (Claude Code counts seconds, Gemini CLI
+    /// milliseconds: 10 s either way, well over the hooks' 4 s deadline).
+    pub timeout: u64,
+    /// Whether each hook carries a `name` (Gemini CLI shows it).
+    pub named: bool,
+}
+
+/// Claude Code's hooks.
+pub const CLAUDE: HookTable = HookTable {
+    events: HOOKS,
+    agent: None,
+    timeout: HOOK_TIMEOUT_SECS,
+    named: false,
+};
+
+/// Gemini CLI's hooks.
+pub const GEMINI: HookTable = HookTable {
+    events: GEMINI_HOOKS,
+    agent: Some("gemini"),
+    timeout: HOOK_TIMEOUT_SECS * 1000,
+    named: true,
+};
+
+impl HookTable {
+    /// The `claulock` arguments of the hook for `arg`.
+    pub fn args(&self, arg: &str) -> String {
+        match self.agent {
+            Some(agent) => format!("hook {arg} --agent {agent}"),
+            None => format!("hook {arg}"),
+        }
+    }
+}
 
 /// The name of ClauLock's MCP server in Claude Code's configuration.
 pub const MCP_NAME: &str = "claulock";
@@ -47,7 +108,7 @@ impl Invocation {
     }
 
     /// The shell command that runs `exe ARGS` in this environment.
-    fn command(&self, args: &str) -> String {
+    pub fn command(&self, args: &str) -> String {
         let mut out = String::new();
         for (k, v) in &self.env {
             out.push_str(&format!("{k}={} ", shell_word(v)));
@@ -141,29 +202,40 @@ pub fn approve_project_mcp(settings: &mut Map<String, Value>, on: bool) {
     }
 }
 
-/// The hooks object ClauLock adds.
+/// The hooks object ClauLock adds to Claude Code's settings.
 pub fn hooks_for(invocation: &Invocation) -> Value {
+    hooks_of(&CLAUDE, invocation)
+}
+
+/// The hooks object ClauLock adds to an agent's settings.
+pub fn hooks_of(table: &HookTable, invocation: &Invocation) -> Value {
     let mut hooks = Map::new();
-    for (event, arg, matcher) in HOOKS {
+    for (event, arg, matcher) in table.events {
         let mut entry = Map::new();
         if let Some(m) = matcher {
             entry.insert("matcher".into(), (*m).into());
         }
-        entry.insert(
-            "hooks".into(),
-            json!([{"type": "command", "command": invocation.command(&format!("hook {arg}")), "timeout": HOOK_TIMEOUT_SECS}]),
-        );
+        let mut hook = json!({"type": "command", "command": invocation.command(&table.args(arg)), "timeout": table.timeout});
+        if table.named {
+            hook["name"] = format!("claulock-{arg}").into();
+        }
+        entry.insert("hooks".into(), json!([hook]));
         hooks.insert((*event).into(), json!([entry]));
     }
     Value::Object(hooks)
 }
 
-/// Whether a hook command is one of ClauLock's.
+/// Whether a hook command is one of ClauLock's (for any agent).
 pub fn is_ours(command: &str) -> bool {
+    let command = command.trim_end();
+    let command = match command.rsplit_once(" --agent ") {
+        Some((head, agent)) if crate::Agent::from_name(agent).is_some() => head,
+        _ => command,
+    };
     command.contains("claulock")
-        && HOOKS
+        && crate::Hook::ALL
             .iter()
-            .any(|(_, arg, _)| command.trim_end().ends_with(&format!(" hook {arg}")))
+            .any(|(arg, _)| command.ends_with(&format!(" hook {arg}")))
 }
 
 /// Removes ClauLock's hook commands from a settings object; drops the
@@ -202,7 +274,20 @@ pub fn remove_ours(settings: &mut Map<String, Value>) -> usize {
 /// When `hooks`, or an event's list in it, has another shape (nothing was
 /// changed then).
 pub fn add_ours(settings: &mut Map<String, Value>, invocation: &Invocation) -> Result<(), String> {
-    let ours = hooks_for(invocation);
+    add_hooks(settings, &CLAUDE, invocation)
+}
+
+/// Adds an agent's ClauLock hooks to its settings object (see [`add_ours`]).
+///
+/// # Errors
+///
+/// As [`add_ours`].
+pub fn add_hooks(
+    settings: &mut Map<String, Value>,
+    table: &HookTable,
+    invocation: &Invocation,
+) -> Result<(), String> {
+    let ours = hooks_of(table, invocation);
     let hooks = settings
         .entry("hooks")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -387,6 +472,13 @@ mod tests {
         assert!(is_ours("'/my dir/claulock' hook stop"));
         assert!(!is_ours("claulock-audit.sh"));
         assert!(!is_ours("/usr/bin/other hook stop"));
+        assert!(is_ours("claulock hook pre-tool-use --agent gemini"));
+        assert!(!is_ours("claulock hook pre-tool-use --agent cursor"));
+        let gemini = hooks_of(&GEMINI, &Invocation::bare("claulock"));
+        let hook = &gemini["BeforeTool"][0]["hooks"][0];
+        assert_eq!(hook["command"], "claulock hook pre-tool-use --agent gemini");
+        assert_eq!(hook["timeout"], 10_000);
+        assert!(is_ours(hook["command"].as_str().unwrap()));
     }
 
     #[test]
