@@ -736,3 +736,192 @@ fn every_agent_install_round_trips_byte_for_byte() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--scope user"));
 }
+
+/// `claulock hook … --agent A` for Codex, Gemini CLI and OpenCode, with a
+/// real agent: each agent's shell tool is rewritten (every command, with
+/// or without placeholders, through `claulock exec`), each one's read tool
+/// of `.env` refused, a tool output holding the value replaced in the
+/// agent's own shape, a pasted value blocked; no answer holds the value.
+#[test]
+fn every_agent_gets_its_own_answers() {
+    let e = Env::new("agents-hooks");
+    let proj = e.proj.display().to_string();
+    let ask = |agent: &str, event: &str, input: Value| -> Value {
+        let out = e.run(&["hook", event, "--agent", agent], &input.to_string());
+        assert!(
+            out.status.success(),
+            "{agent} {event}: exit {:?}",
+            out.status
+        );
+        assert!(
+            [CANARY, OLD]
+                .iter()
+                .all(|v| find_leak(&out.stdout, v.as_bytes()).is_none()),
+            "{agent} {event}: the answer holds a form of the value"
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    };
+    let curl = "curl -s -m 1 -H \"X: {{API_TOKEN}}\" http://127.0.0.1:9/";
+    let leaked = format!("API_TOKEN={CANARY}\nDEBUG=1\n");
+
+    // Gemini CLI: BeforeTool's `tool_input` replaces the arguments whole.
+    for command in [curl, "cat .env"] {
+        let a = ask(
+            "gemini",
+            "pre-tool-use",
+            serde_json::json!({"hook_event_name": "BeforeTool", "cwd": proj, "tool_name": "run_shell_command",
+                "tool_input": {"command": command, "description": "d", "dir_path": "sub"}}),
+        );
+        let args = &a["hookSpecificOutput"]["tool_input"];
+        assert!(
+            args["command"]
+                .as_str()
+                .unwrap()
+                .contains(" exec --cwd-out ")
+                && args["description"] == "d"
+                && args["dir_path"] == "sub",
+            "gemini: {command}: {a}"
+        );
+    }
+    let a = ask(
+        "gemini",
+        "pre-tool-use",
+        serde_json::json!({"hook_event_name": "BeforeTool", "cwd": proj, "tool_name": "read_file", "tool_input": {"file_path": ".env"}}),
+    );
+    assert_eq!(a["decision"], "deny", "gemini read_file .env: {a}");
+    let a = ask(
+        "gemini",
+        "post-tool-use",
+        serde_json::json!({"hook_event_name": "AfterTool", "tool_name": "mcp_x_y",
+            "tool_response": {"llmContent": [{"text": leaked}], "returnDisplay": leaked}}),
+    );
+    assert!(
+        a["decision"] == "deny"
+            && a["reason"]
+                .as_str()
+                .unwrap()
+                .contains("[REDACTED:API_TOKEN]"),
+        "gemini AfterTool: {a}"
+    );
+    let a = ask(
+        "gemini",
+        "user-prompt-submit",
+        serde_json::json!({"hook_event_name": "BeforeAgent", "prompt": format!("use {CANARY}")}),
+    );
+    assert_eq!(a["decision"], "block", "gemini BeforeAgent");
+
+    // Codex CLI: Claude Code's shapes, and a PostToolUse block.
+    let a = ask(
+        "codex",
+        "pre-tool-use",
+        serde_json::json!({"hook_event_name": "PreToolUse", "cwd": proj, "tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let out = &a["hookSpecificOutput"];
+    assert!(
+        out["permissionDecision"] == "allow"
+            && out["updatedInput"]["command"]
+                .as_str()
+                .unwrap()
+                .contains(" exec --cwd-out "),
+        "codex: a plain command is wrapped too: {a}"
+    );
+    let a = ask(
+        "codex",
+        "pre-tool-use",
+        serde_json::json!({"hook_event_name": "PreToolUse", "cwd": proj, "tool_name": "Bash", "tool_input": {"command": "echo {{API_TOKEN}} | base64"}}),
+    );
+    assert!(
+        a["hookSpecificOutput"]["permissionDecision"] == "deny"
+            && !a["hookSpecificOutput"]["permissionDecisionReason"]
+                .as_str()
+                .unwrap()
+                .is_empty(),
+        "codex: an encoder is denied with a reason: {a}"
+    );
+    let a = ask(
+        "codex",
+        "post-tool-use",
+        serde_json::json!({"hook_event_name": "PostToolUse", "tool_name": "mcp__x__y", "tool_response": leaked}),
+    );
+    assert!(
+        a["decision"] == "block"
+            && a["reason"]
+                .as_str()
+                .unwrap()
+                .contains("[REDACTED:API_TOKEN]"),
+        "codex PostToolUse: {a}"
+    );
+    let a = ask(
+        "codex",
+        "user-prompt-submit",
+        serde_json::json!({"hook_event_name": "UserPromptSubmit", "prompt": format!("use {CANARY}")}),
+    );
+    assert!(a["decision"] == "block" && !a["reason"].as_str().unwrap().is_empty());
+
+    // OpenCode: the plugin's own answers.
+    let a = ask(
+        "opencode",
+        "pre-tool-use",
+        serde_json::json!({"hook_event_name": "PreToolUse", "cwd": proj, "tool_name": "bash", "tool_input": {"command": curl}}),
+    );
+    assert!(
+        a["command"].as_str().unwrap().contains(" exec --cwd-out "),
+        "opencode bash: {a}"
+    );
+    let a = ask(
+        "opencode",
+        "pre-tool-use",
+        serde_json::json!({"hook_event_name": "PreToolUse", "cwd": proj, "tool_name": "read", "tool_input": {"filePath": format!("{proj}/.env")}}),
+    );
+    assert!(
+        a["deny"].as_str().unwrap().contains("API_TOKEN"),
+        "opencode read .env: {a}"
+    );
+    let a = ask(
+        "opencode",
+        "post-tool-use",
+        serde_json::json!({"hook_event_name": "PostToolUse", "tool_name": "read",
+            "tool_response": {"title": ".env", "output": leaked, "metadata": {"preview": leaked}}}),
+    );
+    assert!(
+        a["output"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:API_TOKEN]")
+            && a["output"]["metadata"]["preview"]
+                .as_str()
+                .unwrap()
+                .contains("[REDACTED:API_TOKEN]")
+            && a["output"]["title"] == ".env",
+        "opencode: the result scrubbed in its shape: {a}"
+    );
+    let a = ask(
+        "opencode",
+        "user-prompt-submit",
+        serde_json::json!({"hook_event_name": "UserPromptSubmit", "prompt": format!("use {CANARY}")}),
+    );
+    assert!(a["block"].is_string(), "opencode prompt");
+
+    // Locked: every agent fails closed, in its own shape.
+    e.ok(&["lock"], "");
+    let a = ask(
+        "gemini",
+        "pre-tool-use",
+        serde_json::json!({"hook_event_name": "BeforeTool", "cwd": proj, "tool_name": "run_shell_command", "tool_input": {"command": "ls"}}),
+    );
+    assert_eq!(a["decision"], "deny", "gemini locked: {a}");
+    let a = ask(
+        "opencode",
+        "post-tool-use",
+        serde_json::json!({"hook_event_name": "PostToolUse", "tool_name": "bash", "tool_response": {"output": "x", "title": "t"}}),
+    );
+    assert!(
+        a["output"]["output"].as_str().unwrap().contains("withheld"),
+        "opencode locked: {a}"
+    );
+}

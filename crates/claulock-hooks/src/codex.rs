@@ -37,19 +37,11 @@ pub fn answer(hook: Hook, input: &HookInput, verdict: Verdict) -> Option<Value> 
             confirm: Confirm::Ask,
             ..
         } => pre(Permission::Deny, ASK_UNSUPPORTED.into(), None),
+        // Always `allow`: that is the rewrite verified to run on 0.171
+        // (Codex's approvals are a separate step, PermissionRequest).
         Verdict::Rewrite {
-            command,
-            confirm,
-            reason,
-        } => pre(
-            if confirm == Confirm::Rules {
-                Permission::Rules
-            } else {
-                Permission::Allow
-            },
-            reason,
-            Some(command),
-        ),
+            command, reason, ..
+        } => pre(Permission::Allow, reason, Some(command)),
         Verdict::Deny { reason } => pre(Permission::Deny, reason, None),
         Verdict::ReplaceOutput { output } => {
             let text = output_text(&output);
