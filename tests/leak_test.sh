@@ -42,7 +42,8 @@
 #
 # Usage: bash tests/leak_test.sh          (builds what it needs; needs npm,
 #                                          and bwrap and socat for the sandbox)
-# Env:   CLAUDE_BIN  a claude binary to use instead of installing one
+# Env:   CLAUDE_VERSION  the release to install and test (default 2.1.328)
+#        CLAUDE_BIN  a claude binary to use instead of installing one
 #        KEEP=1      keep the work directory for inspection
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,14 +54,20 @@ cargo build -q -p claulock-scrub --example find_leak
 claulock="$root/target/debug/claulock"
 find_leak="$root/target/debug/examples/find_leak"
 
+# CLAUDE_VERSION picks the release (2.1.328, the pinned one, by default;
+# the README's test command also runs the newest one the tests know, so
+# that a user who installs the latest is covered). Each version gets a
+# directory of its own under target/e2e.
+version=${CLAUDE_VERSION:-2.1.328}
 claude=${CLAUDE_BIN:-}
 if [ -z "$claude" ]; then
   e2e="$root/target/e2e"
+  [ "$version" = 2.1.328 ] || e2e="$root/target/e2e/claude-$version"
   claude="$e2e/node_modules/.bin/claude"
-  if ! "$claude" --version 2>/dev/null | grep -q '^2\.1\.328 '; then
-    echo "leak test: installing @anthropic-ai/claude-code@2.1.328 into target/e2e"
+  if ! "$claude" --version 2>/dev/null | grep -q "^${version//./\\.} "; then
+    echo "leak test: installing @anthropic-ai/claude-code@$version into ${e2e#"$root/"}"
     mkdir -p "$e2e"
-    npm install --silent --no-audit --no-fund --prefix "$e2e" @anthropic-ai/claude-code@2.1.328 >/dev/null
+    npm install --silent --no-audit --no-fund --prefix "$e2e" "@anthropic-ai/claude-code@$version" >/dev/null
   fi
 fi
 echo "leak test: $("$claude" --version)"
