@@ -61,6 +61,10 @@ pub struct Agent {
     /// The values read from sources, and where each lives
     /// ([`crate::remote`]).
     remote: crate::remote::Remote,
+    /// Held for each passphrase check: a key derivation takes the vault's
+    /// Argon2 memory, so checks run one at a time, and many clients asking
+    /// at once queue instead of exhausting the machine's memory.
+    kdf: Mutex<()>,
 }
 
 /// One allowed command being run by an exec wrapper.
@@ -193,6 +197,7 @@ impl Agent {
             runs: Mutex::new(HashMap::new()),
             proxy: std::sync::OnceLock::new(),
             remote,
+            kdf: Mutex::new(()),
         }
     }
 
@@ -1182,7 +1187,7 @@ impl Agent {
         }
         let conn = self.source_conn(&from.source)?;
         let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
-        Vault::open(&bytes, passphrase.expose()).map_err(|_| {
+        self.open_file(&bytes, passphrase).map_err(|_| {
             Error::invalid(
                 "the vault's passphrase is wrong; nothing was added (a secret read from a source needs it: \
                  it lets commands reach what the source's token can read)",
@@ -1355,11 +1360,22 @@ impl Agent {
         Ok(Reply::TokenChecked(check))
     }
 
+    /// The vault file's bytes opened with `pass`: one key derivation, one
+    /// at a time ([`Agent::kdf`]).
+    fn open_file(
+        &self,
+        bytes: &[u8],
+        pass: &SecretBytes,
+    ) -> Result<Vault, claulock_vault::OpenError> {
+        let _one_at_a_time = self.kdf.lock().unwrap_or_else(|p| p.into_inner());
+        Vault::open(bytes, pass.expose())
+    }
+
     /// Whether `pass` opens the vault file (one key derivation, outside
     /// the state lock); `why` is what it is for.
     fn check_passphrase(&self, pass: &SecretBytes, why: &str) -> Result<(), Error> {
         let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
-        Vault::open(&bytes, pass.expose())
+        self.open_file(&bytes, pass)
             .map(|_| ())
             .map_err(|_| Error::NeedsPassphrase {
                 why: why.to_owned(),
@@ -1372,7 +1388,7 @@ impl Agent {
         state.vault()?;
         let lock = store::lock(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
         let bytes = store::read(&self.home).map_err(|e| Error::failed(format!("{e:#}")))?;
-        Vault::open(&bytes, old.expose())
+        self.open_file(&bytes, old)
             .map_err(|_| Error::invalid("the current passphrase is wrong; nothing was changed"))?;
         let before = state.vault_mut()?.clone();
         state

@@ -625,3 +625,48 @@ fn set_narrows_freely_and_widens_only_with_the_passphrase() {
         "still refused after rotate --expires"
     );
 }
+
+/// Passphrase checks run one at a time: each takes the vault's Argon2
+/// memory (192 MiB), so clients that ask at once (a model that starts many
+/// `claulock passwd`) queue instead of driving the agent out of memory.
+/// Its peak resident memory stays near one derivation's, not six.
+#[test]
+fn concurrent_passphrase_checks_take_one_derivations_memory() {
+    let h = Home::unlocked("kdf-queue");
+    let client = claulock_proto::Client::new(h.dir.join("agent.sock"), h.dir.join("vault.clv"))
+        .with_timeout(std::time::Duration::from_secs(120));
+    let pid = client.status().unwrap().pid;
+    let peak = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap()
+    };
+    let before = peak();
+    std::thread::scope(|s| {
+        for i in 0..6 {
+            let client = &client;
+            s.spawn(move || {
+                let wrong = claulock_proto::SecretBytes::new(format!("wrong {i}").into_bytes());
+                let answer =
+                    client.request(&claulock_proto::Request::CheckPassphrase { passphrase: wrong });
+                assert!(
+                    matches!(
+                        answer,
+                        Err(claulock_proto::Error::NeedsPassphrase { wrong: true, .. })
+                    ),
+                    "a wrong passphrase is refused"
+                );
+            });
+        }
+    });
+    let grown_mib = peak().saturating_sub(before) / 1024;
+    // One derivation is 192 MiB; six at once would be over 1 GiB.
+    assert!(
+        grown_mib < 2 * 192 + 64,
+        "the agent's peak memory grew by {grown_mib} MiB for six concurrent checks"
+    );
+    h.ok(&["lock"], "");
+}
