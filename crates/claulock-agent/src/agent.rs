@@ -268,8 +268,9 @@ impl Agent {
                 return Err(e);
             }
         };
-        if read.new_value {
-            // The scrubber learns the new value before anything can print it.
+        if read.new_value || read.logins > 0 {
+            // The scrubber learns the new value (or token) before anything
+            // can print it.
             self.state().scrubber = None;
         }
         if read.fetched {
@@ -277,6 +278,7 @@ impl Agent {
                 ("source", read.source.clone()),
                 ("path", read.path.clone()),
                 ("new", if read.new_value { "yes" } else { "no" }.to_owned()),
+                ("logins", read.logins.to_string()),
             ];
             self.audit("fetch", name, &f);
         }
@@ -1230,10 +1232,12 @@ impl Agent {
         Ok(Reply::Done)
     }
 
-    /// Source `name`'s server and token, copied out of the vault (so that
-    /// no lock is held while the server is asked).
+    /// Source `name`'s server and a token to ask it with (an AppRole
+    /// source logs in for it: the token is learnt by the scrubber), copied
+    /// out of the vault (so that no lock is held while the server is
+    /// asked).
     fn source_conn(&self, name: &str) -> Result<(crate::openbao::Server, SecretBytes), Error> {
-        let (url, namespace, ca, token) = {
+        let (url, namespace, ca, token, role) = {
             let state = self.state();
             let s = state.vault()?.source(name).ok_or_else(|| {
                 Error::invalid(format!(
@@ -1245,11 +1249,20 @@ impl Agent {
                 s.namespace.clone(),
                 s.ca_pem.clone(),
                 SecretBytes::from(s.token.expose()),
+                s.approle_role_id.clone(),
             )
         };
         let server = crate::openbao::Server::new(&url, namespace.as_deref(), ca.as_deref())
             .map_err(|e| Error::invalid(format!("source {name}: {e}")))?;
-        Ok((server, token))
+        let Some(role) = role else {
+            return Ok((server, token));
+        };
+        let (client, _, _) = server
+            .login_approle(&role, token.expose())
+            .map_err(|e| Error::failed(format!("source {name}: the AppRole login failed: {e}")))?;
+        self.remote.remember_token(name, &client);
+        self.state().scrubber = None;
+        Ok((server, client))
     }
 
     /// Adds a source once its server accepted the token.
@@ -1281,7 +1294,21 @@ impl Agent {
             spec.ca_pem.as_deref(),
         )
         .map_err(|e| Error::invalid(format!("{e}; nothing was added")))?;
-        server.lookup_self(token.expose()).map_err(|e| {
+        let role = spec.approle_role_id.clone().filter(|r| !r.is_empty());
+        let client = match &role {
+            Some(role) => {
+                let (client, _, _) = server.login_approle(role, token.expose()).map_err(|e| {
+                    Error::invalid(format!(
+                        "the server did not accept the AppRole login: {e}; nothing was added"
+                    ))
+                })?;
+                self.remote.remember_token(&name, &client);
+                self.state().scrubber = None;
+                client
+            }
+            None => token.clone(),
+        };
+        server.lookup_self(client.expose()).map_err(|e| {
             Error::invalid(format!(
                 "the server did not accept the token: {e}; nothing was added"
             ))
@@ -1293,6 +1320,7 @@ impl Agent {
             namespace: spec.namespace.filter(|n| !n.is_empty()),
             ca_pem: spec.ca_pem,
             token: SecretValue::new(token.expose().to_vec()),
+            approle_role_id: role,
             created: now,
         };
         let fields = [("kind", spec.kind), ("url", source.url.clone())];
@@ -1313,7 +1341,12 @@ impl Agent {
                 url: s.url.clone(),
                 namespace: s.namespace.clone(),
                 custom_ca: s.ca_pem.is_some(),
-                auth: "token".into(),
+                auth: if s.approle_role_id.is_some() {
+                    "approle"
+                } else {
+                    "token"
+                }
+                .into(),
                 created: Some(rfc3339(s.created)),
                 secrets: vault
                     .secrets()

@@ -1,6 +1,7 @@
 //! The OpenBao / HashiCorp Vault HTTP API, as far as the agent reads it:
-//! `auth/token/lookup-self`, `sys/internal/ui/mounts/PATH` (which tells KV
-//! v2 from v1) and the reads of KV v1 and v2.
+//! `auth/token/lookup-self` and `renew-self`, `auth/approle/login`,
+//! `sys/internal/ui/mounts/PATH` (which tells KV v2 from v1) and the reads
+//! of KV v1 and v2.
 //!
 //! # Every call is bounded
 //!
@@ -281,16 +282,95 @@ impl Server {
 
     /// GETs `/v1/{path}` with `token`; the status and the body.
     fn get(&self, path: &str, token: &[u8]) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Failure> {
+        self.call(hyper::Method::GET, path, Some(token), Vec::new())
+    }
+
+    /// Logs in with AppRole: a client token, its lifetime in seconds (0:
+    /// none) and whether it is renewable. The secret id travels in the
+    /// request's body only.
+    ///
+    /// # Errors
+    ///
+    /// The server cannot be reached, or refuses the role id or secret id.
+    pub fn login_approle(
+        &self,
+        role_id: &str,
+        secret_id: &[u8],
+    ) -> Result<(SecretBytes, u64, bool), Failure> {
+        let secret = std::str::from_utf8(secret_id)
+            .map_err(|_| fail("the AppRole secret id is not text"))?;
+        let mut body = serde_json::json!({"role_id": role_id, "secret_id": secret});
+        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        wipe(&mut body);
+        let (status, answer) = self.call(hyper::Method::POST, "auth/approle/login", None, bytes)?;
+        let mut json = self.answer(
+            status,
+            answer,
+            secret_id,
+            "auth/approle/login (the role id or secret id)",
+        )?;
+        let auth = &json["auth"];
+        let token = auth["client_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .map(|t| SecretBytes::from(t.as_bytes()));
+        let lease = auth["lease_duration"].as_u64().unwrap_or(0);
+        let renewable = auth["renewable"].as_bool().unwrap_or(false);
+        wipe(&mut json);
+        let token = token.ok_or_else(|| {
+            fail(format!(
+                "{} sent no client token for the AppRole login",
+                self.address()
+            ))
+        })?;
+        Ok((token, lease, renewable))
+    }
+
+    /// Renews `token` (`auth/token/renew-self`): its new lifetime in
+    /// seconds.
+    ///
+    /// # Errors
+    ///
+    /// The server cannot be reached, or will not renew it.
+    pub fn renew_self(&self, token: &[u8]) -> Result<u64, Failure> {
+        let (status, body) = self.call(
+            hyper::Method::POST,
+            "auth/token/renew-self",
+            Some(token),
+            b"{}".to_vec(),
+        )?;
+        let mut json = self.answer(status, body, token, "auth/token/renew-self")?;
+        let lease = json["auth"]["lease_duration"].as_u64().unwrap_or(0);
+        wipe(&mut json);
+        Ok(lease)
+    }
+
+    /// `method` on `/v1/{path}`, with `token` (if any) and a JSON `body`
+    /// (wiped after); the status and the body of the answer.
+    fn call(
+        &self,
+        method: hyper::Method,
+        path: &str,
+        token: Option<&[u8]>,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Zeroizing<Vec<u8>>), Failure> {
+        let body = Zeroizing::new(body);
         let uri = format!("{}/v1/{}", self.address(), encode_path(path));
-        let mut token = hyper::header::HeaderValue::from_bytes(token)
-            .map_err(|_| fail("the source's token is not a valid header value"))?;
-        token.set_sensitive(true);
-        let mut req = hyper::Request::get(uri).header("X-Vault-Token", token);
+        let mut req = hyper::Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            let mut token = hyper::header::HeaderValue::from_bytes(token)
+                .map_err(|_| fail("the source's token is not a valid header value"))?;
+            token.set_sensitive(true);
+            req = req.header("X-Vault-Token", token);
+        }
         if let Some(ns) = &self.namespace {
             req = req.header("X-Vault-Namespace", ns.as_str());
         }
+        if !body.is_empty() {
+            req = req.header("Content-Type", "application/json");
+        }
         let req = req
-            .body(Full::new(Bytes::new()))
+            .body(Full::new(Bytes::copy_from_slice(&body)))
             .map_err(|_| fail(format!("cannot build a request for {path}")))?;
         let tls = Arc::clone(&self.tls);
         let at = self.address();

@@ -1,6 +1,11 @@
 //! Values read on demand from a team's OpenBao or Vault: [`Remote`], the
 //! second [`SecretSource`] beside the local vault.
 //!
+//! A source authenticates with a token (renewed at half its life while
+//! it is renewable) or with AppRole (the agent logs in with the role id
+//! and the sealed secret id, again before a token ends, and once more
+//! when the server refuses a token it gave: revoked or ended early).
+//!
 //! The vault holds where each such value lives (`SOURCE:PATH#FIELD`, a
 //! TTL) and the source's sealed token; the agent hands this module a
 //! snapshot of those definitions after every change ([`Remote::define`]).
@@ -35,16 +40,89 @@ use crate::source::SecretSource;
 pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
 /// A source as the agent reads it: its server (built on first use) and
-/// its token.
+/// its credential: a token, or an AppRole secret id it logs in with.
 struct Conn {
     url: String,
     namespace: Option<String>,
     ca_pem: Option<String>,
     token: SecretBytes,
+    approle_role_id: Option<String>,
     server: OnceLock<Result<Arc<Server>, String>>,
+    /// The token in use and until when (an AppRole login's, or the
+    /// source's own token while it is renewed).
+    session: Mutex<Option<Session>>,
 }
 
+/// A client token and its lifetime.
+struct Session {
+    token: SecretBytes,
+    /// When it must be replaced (logged in again, or renewed).
+    refresh: Option<Instant>,
+}
+
+/// Seconds before a token's end at which it is replaced.
+const MARGIN: Duration = Duration::from_secs(2);
+
 impl Conn {
+    /// The token to read with now, and whether it is one never used
+    /// before (a fresh login: the scrubber must learn it). With AppRole,
+    /// logs in when there is no token or it is about to end; a source
+    /// token is renewed at half its lifetime while it is renewable.
+    fn client_token(&self, server: &Server) -> Result<(SecretBytes, bool), String> {
+        let mut session = self
+            .session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = session.as_ref()
+            && s.refresh.is_none_or(|r| Instant::now() < r)
+        {
+            return Ok((s.token.clone(), false));
+        }
+        match &self.approle_role_id {
+            Some(role) => {
+                let (token, lease, _) = server
+                    .login_approle(role, self.token.expose())
+                    .map_err(|e| format!("the AppRole login failed: {e}"))?;
+                *session = Some(Session {
+                    token: token.clone(),
+                    refresh: (lease > 0).then(|| refresh_at(lease)),
+                });
+                Ok((token, true))
+            }
+            None => {
+                // First use: how long the token lives; later, a renewal.
+                // Neither failing stops the read (the read says why).
+                let lease = match session.as_ref() {
+                    None => server
+                        .lookup_self(self.token.expose())
+                        .ok()
+                        .filter(|c| c.renewable)
+                        .map(|c| c.ttl_secs),
+                    Some(_) => server.renew_self(self.token.expose()).ok(),
+                };
+                let refresh = lease
+                    .filter(|l| *l > 0)
+                    .map(|l| Instant::now() + Duration::from_secs(l / 2));
+                *session = Some(Session {
+                    token: self.token.clone(),
+                    refresh,
+                });
+                Ok((self.token.clone(), false))
+            }
+        }
+    }
+
+    /// Forgets an AppRole login's token (the server refused it: log in
+    /// again).
+    fn drop_session(&self) {
+        if self.approle_role_id.is_some() {
+            *self
+                .session
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        }
+    }
+
     fn server(&self) -> Result<Arc<Server>, String> {
         self.server
             .get_or_init(|| {
@@ -95,6 +173,9 @@ pub struct Read {
     /// Whether it was a value never received before (the scrubber must
     /// learn it).
     pub new_value: bool,
+    /// How many AppRole logins it took (their tokens are new to the
+    /// scrubber too).
+    pub logins: usize,
 }
 
 /// The values of source-backed secrets, read on demand and cached.
@@ -123,7 +204,9 @@ impl Remote {
                     namespace: s.namespace.clone(),
                     ca_pem: s.ca_pem.clone(),
                     token: SecretBytes::from(s.token.expose()),
+                    approle_role_id: s.approle_role_id.clone(),
                     server: OnceLock::new(),
+                    session: Mutex::new(None),
                 }),
             );
         }
@@ -165,6 +248,14 @@ impl Remote {
         }
     }
 
+    /// Learns a token the agent received for source `source` outside a
+    /// read (`source test`'s login): it is scrubbed from then on.
+    pub fn remember_token(&self, source: &str, token: &SecretBytes) {
+        self.inner()
+            .seen
+            .push((format!("SOURCE_{source}"), token.clone()));
+    }
+
     /// Drops every value (the vault was locked).
     pub fn clear(&self) {
         *self.inner() = Inner::default();
@@ -202,6 +293,7 @@ impl Remote {
                     path: def.path.clone(),
                     fetched: false,
                     new_value: false,
+                    logins: 0,
                 };
                 return Ok(Some((c.value.clone(), read)));
             }
@@ -217,16 +309,42 @@ impl Remote {
         let conn =
             conn.ok_or_else(|| refuse("there is no such source (`claulock source list`)"))?;
         let server = conn.server().map_err(|e| refuse(&e))?;
-        let token = conn.token.expose();
-        let api = match api {
-            Some(a) => a,
-            None => server
-                .api_path(token, &def.path)
-                .map_err(|e| refuse(&e.to_string()))?,
+        let mut logins = Vec::new();
+        let mut attempt = || -> Result<(SecretBytes, u64, ApiPath), String> {
+            let (token, fresh) = conn.client_token(&server)?;
+            if fresh {
+                logins.push(token.clone());
+            }
+            let api = match &api {
+                Some(a) => a.clone(),
+                None => server
+                    .api_path(token.expose(), &def.path)
+                    .map_err(|e| e.to_string())?,
+            };
+            let (value, lease) = server
+                .read(token.expose(), &api, &def.field)
+                .map_err(|e| e.to_string())?;
+            Ok((value, lease, api))
         };
-        let (value, lease) = server
-            .read(token, &api, &def.field)
-            .map_err(|e| refuse(&e.to_string()))?;
+        // An AppRole token the server no longer takes (revoked, or ended
+        // early): one new login, one more try.
+        let result = match attempt() {
+            Err(e) if e.contains("(403") && conn.approle_role_id.is_some() => {
+                conn.drop_session();
+                attempt()
+            }
+            other => other,
+        };
+        {
+            // Every token received is scrubbed, as long as the agent lives.
+            let mut inner = self.inner();
+            for token in &logins {
+                inner
+                    .seen
+                    .push((format!("SOURCE_{}", def.source), token.clone()));
+            }
+        }
+        let (value, lease, api) = result.map_err(|e| refuse(&e))?;
         let mut ttl = Duration::from_secs(def.ttl_secs.max(1));
         if lease > 0 {
             ttl = ttl.min(Duration::from_secs(lease));
@@ -253,9 +371,18 @@ impl Remote {
             path: def.path,
             fetched: true,
             new_value,
+            logins: logins.len(),
         };
         Ok(Some((value, read)))
     }
+}
+
+/// When a token of `lease` seconds is replaced: [`MARGIN`] before its end.
+fn refresh_at(lease: u64) -> Instant {
+    Instant::now()
+        + Duration::from_secs(lease)
+            .saturating_sub(MARGIN)
+            .max(Duration::from_secs(1))
 }
 
 fn same_conn(a: &Definitions, b: &Definitions, source: &str) -> bool {
@@ -265,6 +392,7 @@ fn same_conn(a: &Definitions, b: &Definitions, source: &str) -> bool {
                 && x.namespace == y.namespace
                 && x.ca_pem == y.ca_pem
                 && x.token.expose() == y.token.expose()
+                && x.approle_role_id == y.approle_role_id
         }
         _ => false,
     }

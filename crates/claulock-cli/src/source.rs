@@ -15,8 +15,9 @@ use crate::input;
 
 #[derive(clap::Subcommand)]
 pub(crate) enum Command {
-    /// Add a source; its token is read from the terminal (no echo) or
-    /// stdin, checked with the server, and sealed in the vault.
+    /// Add a source; its token (or with --approle, its AppRole secret id)
+    /// is read from the terminal (no echo) or stdin, checked with the
+    /// server, and sealed in the vault.
     Add {
         /// Its name (SOURCE in `add --from SOURCE:PATH#FIELD`).
         name: String,
@@ -38,6 +39,10 @@ pub(crate) enum Command {
         /// read now and sealed with the source.
         #[arg(long, value_name = "PEM")]
         ca_file: Option<PathBuf>,
+        /// Log in with AppRole, this role id (the secret id is read like a
+        /// token); the agent logs in again as its tokens end.
+        #[arg(long, value_name = "ROLE_ID")]
+        approle: Option<String>,
     },
     /// List the sources (never their tokens).
     List {
@@ -68,6 +73,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             vault,
             namespace,
             ca_file,
+            approle,
         } => {
             let (kind, url) = match (openbao, vault) {
                 (Some(u), _) => ("openbao", u),
@@ -81,7 +87,12 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
                 })
                 .transpose()?;
             client.status()?;
-            let token = input::secret(&format!("Token for {name}: "), false)?;
+            let what = if approle.is_some() {
+                "AppRole secret id"
+            } else {
+                "Token"
+            };
+            let token = input::secret(&format!("{what} for {name}: "), false)?;
             check_value(&format!("SOURCE_{name}"), &token)?;
             client.done(&Request::SourceAdd {
                 name: name.clone(),
@@ -90,11 +101,17 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
                     url: url.clone(),
                     namespace,
                     ca_pem,
+                    approle_role_id: approle.clone(),
                 },
                 token: SecretBytes::from(&token[..]),
             })?;
+            let how = if approle.is_some() {
+                "its AppRole login"
+            } else {
+                "its token"
+            };
             say(&format!(
-                "added source {name} ({url}); the server accepted its token. Next: \
+                "added source {name} ({url}); the server accepted {how}. Next: \
                  `claulock add NAME --from {name}:PATH#FIELD`"
             ))
         }
@@ -109,10 +126,11 @@ pub(crate) fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut out = String::new();
             for s in &list {
                 out.push_str(&format!(
-                    "{}\t{}\t{}\tnamespace={}\tsecrets={}\n",
+                    "{}\t{}\t{}\tauth={}\tnamespace={}\tsecrets={}\n",
                     s.name,
                     s.kind,
                     s.url,
+                    s.auth,
                     s.namespace.as_deref().unwrap_or("-"),
                     s.secrets.join(",")
                 ));

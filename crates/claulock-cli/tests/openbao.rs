@@ -79,7 +79,12 @@ impl Drop for Lab {
 
 impl Lab {
     fn new(root: &str) -> Lab {
-        let base = std::env::temp_dir().join(format!("cl-openbao-{}", std::process::id()));
+        // The root token is random: a base of its own for each test.
+        let base = std::env::temp_dir().join(format!(
+            "cl-openbao-{}-{}",
+            std::process::id(),
+            &root[root.len().saturating_sub(8)..]
+        ));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
         let upstream = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/upstream");
@@ -475,6 +480,231 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
     common::files_under(&lab.home, &mut files);
     let printed = lab.printed.borrow().clone();
     for (what, value) in secrets {
+        assert!(!leaks(&printed, value), "{what} leaked into printed output");
+        assert!(
+            !leaks(audit.as_bytes(), value),
+            "{what} leaked into the audit log"
+        );
+        for (path, bytes) in &files {
+            assert!(
+                !leaks(bytes, value),
+                "{what} leaked into {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// AppRole: the agent logs in with the role id and the sealed secret id,
+/// logs in again when the token's TTL ends or the server revoked it, and
+/// refuses the command with the cause when the login itself fails. The
+/// secret id appears nowhere.
+#[test]
+fn approle_logins_are_renewed_as_tokens_end_and_fail_closed() {
+    if !have("bao") || !have("curl") || !have("python3") || !have("openssl") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bao, curl, python3 and openssl are needed in CI"
+        );
+        eprintln!("skipped: needs bao, curl, python3 and openssl");
+        return;
+    }
+    let root = format!("root-{}", common::random(24));
+    let v1 = format!("ar-{}", common::random(32));
+    let lab = Lab::new(&root);
+    lab.bao(&["kv", "put", "secret/app", &format!("pw={v1}")], "");
+    lab.bao(
+        &["policy", "write", "app-only", "-"],
+        "path \"secret/data/app\" { capabilities = [\"read\"] }\n",
+    );
+    lab.bao(&["auth", "enable", "approle"], "");
+    // Tokens of 4 s: the test sees one end.
+    lab.bao(
+        &[
+            "write",
+            "auth/approle/role/ci",
+            "token_policies=app-only",
+            "token_ttl=4s",
+            "token_max_ttl=4s",
+        ],
+        "",
+    );
+    let role_id = lab.bao(
+        &["read", "-field=role_id", "auth/approle/role/ci/role-id"],
+        "",
+    );
+    let secret_id = lab.bao(
+        &[
+            "write",
+            "-f",
+            "-field=secret_id",
+            "auth/approle/role/ci/secret-id",
+        ],
+        "",
+    );
+    assert!(secret_id.len() >= 20, "no secret id");
+
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    // A wrong secret id adds nothing.
+    let bad = lab.claulock(
+        &[
+            "source",
+            "add",
+            "team",
+            "--openbao",
+            &lab.bao_addr,
+            "--approle",
+            &role_id,
+        ],
+        "not-the-secret-id",
+    );
+    assert!(!bad.status.success(), "a wrong secret id was accepted");
+    let added = lab.ok(
+        &[
+            "source",
+            "add",
+            "team",
+            "--openbao",
+            &lab.bao_addr,
+            "--approle",
+            &role_id,
+        ],
+        &secret_id,
+    );
+    assert!(added.contains("accepted its AppRole login"), "{added}");
+    let listed = lab.ok(&["source", "list", "--json"], "");
+    assert!(listed.contains("\"auth\": \"approle\""), "{listed}");
+    let tested = lab.ok(&["source", "test", "team"], "");
+    assert!(tested.contains("app-only"), "source test: {tested}");
+    lab.ok(
+        &[
+            "add",
+            "E",
+            "--from",
+            "team:secret/app#pw",
+            "--ttl",
+            "1s",
+            "--allow-program",
+            "curl",
+        ],
+        PASS,
+    );
+    let echo = |tag: &str| {
+        format!(
+            "curl -sS -H 'X-Key: {{{{E}}}}' http://127.0.0.1:{}/echo/{tag}",
+            lab.plain
+        )
+    };
+    let (code, out, _) = lab.exec(&echo("a1"));
+    assert_eq!(code, Some(0), "a1: {out}");
+    assert!(
+        leaks(&lab.received("/echo/a1"), &v1),
+        "a1: the server did not get the value"
+    );
+
+    // The login's token ends: the agent logs in again.
+    std::thread::sleep(Duration::from_millis(4_500));
+    let (code, out, _) = lab.exec(&echo("a2"));
+    assert_eq!(code, Some(0), "a2 (after the token's end): {out}");
+    assert!(
+        leaks(&lab.received("/echo/a2"), &v1),
+        "a2: the server did not get the value"
+    );
+
+    // The server revokes the agent's tokens: one new login, and it works.
+    lab.bao(&["token", "revoke", "-mode=path", "auth/approle/login"], "");
+    std::thread::sleep(Duration::from_millis(1_200));
+    let (code, out, _) = lab.exec(&echo("a3"));
+    assert_eq!(code, Some(0), "a3 (after a revocation): {out}");
+    assert!(
+        leaks(&lab.received("/echo/a3"), &v1),
+        "a3: the server did not get the value"
+    );
+
+    // The secret id destroyed: the login fails, the command is refused.
+    lab.bao(
+        &[
+            "write",
+            "auth/approle/role/ci/secret-id/destroy",
+            &format!("secret_id={secret_id}"),
+        ],
+        "",
+    );
+    lab.bao(&["token", "revoke", "-mode=path", "auth/approle/login"], "");
+    std::thread::sleep(Duration::from_millis(1_200));
+    let (code, out, _) = lab.exec(&echo("a4"));
+    assert_refused(&lab, "a4", &out, code, &["AppRole login failed"]);
+
+    // A renewable token of 4 s: renewed at half its life, it outlives its
+    // first TTL.
+    let short = lab.bao(
+        &[
+            "token",
+            "create",
+            "-policy=app-only",
+            "-ttl=4s",
+            "-explicit-max-ttl=60s",
+            "-field=token",
+        ],
+        "",
+    );
+    lab.ok(
+        &["source", "add", "short", "--openbao", &lab.bao_addr],
+        &short,
+    );
+    lab.ok(
+        &[
+            "add",
+            "F",
+            "--from",
+            "short:secret/app#pw",
+            "--ttl",
+            "1s",
+            "--allow-program",
+            "curl",
+        ],
+        PASS,
+    );
+    let echo_f = |tag: &str| {
+        format!(
+            "curl -sS -H 'X-Key: {{{{F}}}}' http://127.0.0.1:{}/echo/{tag}",
+            lab.plain
+        )
+    };
+    for (i, pause) in [0u64, 2_500, 2_500].into_iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(pause));
+        let tag = format!("r{i}");
+        let (code, out, _) = lab.exec(&echo_f(&tag));
+        assert_eq!(
+            code,
+            Some(0),
+            "{tag} (a renewed token, {} ms in): {out}",
+            2_500 * i
+        );
+        assert!(
+            leaks(&lab.received(&format!("/echo/{tag}")), &v1),
+            "{tag}: no value"
+        );
+    }
+
+    let audit = lab.audit();
+    let logins = audit
+        .lines()
+        .filter(|l| l.contains("fetch E source=team") && l.contains("logins=1"))
+        .count();
+    assert!(
+        logins >= 3,
+        "{logins} fetches logged in (want the first, after the end, after the revocation)"
+    );
+    let mut files = Vec::new();
+    common::files_under(&lab.home, &mut files);
+    let printed = lab.printed.borrow().clone();
+    for (what, value) in [
+        ("value", &v1),
+        ("secret id", &secret_id),
+        ("root token", &root),
+    ] {
         assert!(!leaks(&printed, value), "{what} leaked into printed output");
         assert!(
             !leaks(audit.as_bytes(), value),

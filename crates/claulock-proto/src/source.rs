@@ -21,6 +21,10 @@ pub struct SourceSpec {
     /// once, by the human's command, and sealed with the source).
     #[serde(default)]
     pub ca_pem: Option<String>,
+    /// The AppRole role id when the agent logs in with AppRole (the
+    /// request's secret is then the secret id, not a token).
+    #[serde(default)]
+    pub approle_role_id: Option<String>,
 }
 
 /// A source as every interface shows it: never its token.
@@ -39,7 +43,7 @@ pub struct SourceInfo {
     /// Whether extra root certificates were given for it.
     #[serde(default)]
     pub custom_ca: bool,
-    /// How the agent authenticates (`token`).
+    /// How the agent authenticates (`token` or `approle`).
     pub auth: String,
     /// When it was added (RFC 3339, UTC).
     #[serde(default)]

@@ -140,8 +140,12 @@ pub struct Source {
     /// Extra root certificates (PEM) trusted for this server only, read
     /// when the source was added (a path could be rewritten later).
     pub ca_pem: Option<String>,
-    /// The token the agent reads with.
+    /// The token the agent reads with; with AppRole, the secret id it
+    /// logs in with.
     pub token: SecretValue,
+    /// The AppRole role id, when the agent logs in with AppRole (then
+    /// `token` is the secret id).
+    pub approle_role_id: Option<String>,
     /// When it was added (Unix seconds).
     pub created: i64,
 }
@@ -244,6 +248,7 @@ mod tag {
     pub(super) const SOURCE_URL: u8 = 2;
     pub(super) const SOURCE_NAMESPACE: u8 = 3;
     pub(super) const SOURCE_CA: u8 = 4;
+    pub(super) const SOURCE_APPROLE: u8 = 5;
 }
 
 /// The encoding of a record is malformed (only possible if the sealed data
@@ -409,6 +414,9 @@ impl Source {
         if let Some(c) = &self.ca_pem {
             put(&mut inner, tag::SOURCE_CA, c.as_bytes());
         }
+        if let Some(r) = &self.approle_role_id {
+            put(&mut inner, tag::SOURCE_APPROLE, r.as_bytes());
+        }
         put(out, tag::SOURCE, &inner);
         put(out, tag::NAME, self.name.as_bytes());
         put(out, tag::VALUE, self.token.expose());
@@ -418,6 +426,7 @@ impl Source {
     pub(crate) fn decode(bytes: &[u8]) -> Result<Source, DecodeError> {
         let (mut name, mut token, mut created) = (None, None, None);
         let (mut kind, mut url, mut namespace, mut ca_pem) = (None, None, None, None);
+        let mut approle_role_id = None;
         for field in Fields(bytes) {
             match field? {
                 (tag::SOURCE, inner) => {
@@ -432,6 +441,7 @@ impl Source {
                             (tag::SOURCE_URL, b) => url = Some(text(b)?),
                             (tag::SOURCE_NAMESPACE, b) => namespace = Some(text(b)?),
                             (tag::SOURCE_CA, b) => ca_pem = Some(text(b)?),
+                            (tag::SOURCE_APPROLE, b) => approle_role_id = Some(text(b)?),
                             _ => return Err(DecodeError("unknown field in a source")),
                         }
                     }
@@ -449,6 +459,7 @@ impl Source {
             namespace,
             ca_pem,
             token: token.ok_or(DecodeError("source without a token"))?,
+            approle_role_id,
             created: created.ok_or(DecodeError("source without a creation time"))?,
         })
     }
