@@ -23,12 +23,18 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let canaries: Vec<(&str, &str)> = text.lines().filter_map(|l| l.split_once('=')).collect();
-    let mut todo: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    let mut todo: Vec<(PathBuf, bool)> = paths.iter().map(|p| (PathBuf::from(p), true)).collect();
     let (mut files, mut leaks) = (0, 0);
-    while let Some(p) = todo.pop() {
+    while let Some((p, given)) = todo.pop() {
+        // A link found inside a directory points elsewhere (Codex links
+        // its own 100 MB binary into its home): what an agent wrote is a
+        // regular file. The paths given are followed.
+        if !given && std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            continue;
+        }
         if p.is_dir() {
             if let Ok(entries) = std::fs::read_dir(&p) {
-                todo.extend(entries.flatten().map(|e| e.path()));
+                todo.extend(entries.flatten().map(|e| (e.path(), false)));
             }
             continue;
         }
