@@ -151,6 +151,7 @@ fn answer(
 pub(crate) struct Checker {
     pub(crate) settings: Settings,
     pub(crate) exe: String,
+    pub(crate) env: Vec<(String, String)>,
     pub(crate) run_dir: String,
     client: claulock_proto::Client,
     guarded: bool,
@@ -172,9 +173,21 @@ impl Checker {
         ) {
             ensure_run_dir(&run_dir)?;
         }
+        // The home and socket this hook found the agent by: the command
+        // it rewrites finds the same one, whatever the agent's shell has.
+        let env = ["CLAULOCK_HOME", "CLAULOCK_SOCKET"]
+            .into_iter()
+            .filter_map(|k| {
+                let v = std::env::var_os(k)?;
+                let p = std::path::PathBuf::from(&v);
+                let p = std::fs::canonicalize(&p).unwrap_or(p);
+                Some((k.to_owned(), p.display().to_string()))
+            })
+            .collect();
         Ok(Checker {
             settings,
             exe: exe.display().to_string(),
+            env,
             run_dir: run_dir.display().to_string(),
             client: home.client().with_timeout(DEADLINE),
             guarded,
@@ -191,6 +204,7 @@ impl Checker {
             settings: &self.settings,
             guarded: self.guarded,
             exe: &self.exe,
+            env: &self.env,
             run_dir: &self.run_dir,
             workspace: &workspace::Host,
         }

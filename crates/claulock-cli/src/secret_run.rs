@@ -64,7 +64,9 @@ pub(crate) fn run(
         Verdict::Rewrite { command, .. } => command,
         Verdict::Deny { reason } => return Ok(refused(&reason)),
         // Not reached with `wrap_plain_commands` on; wrapped all the same.
-        Verdict::Pass => claulock_runtime::shell::wrap(&checker.exe, command, &checker.run_dir),
+        Verdict::Pass => {
+            claulock_runtime::shell::wrap(&checker.exe, &checker.env, command, &checker.run_dir)
+        }
         other => return Err(format!("secret_run: unexpected decision {other:?}")),
     };
     let ran = captured(&wrapped, cwd, timeout).map_err(|e| format!("secret_run: {e}"))?;

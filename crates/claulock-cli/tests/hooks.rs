@@ -89,11 +89,14 @@ fn bash_with_placeholders_is_rewritten_and_keeps_cwd_and_status() {
     );
     let rewritten = input["command"].as_str().unwrap();
     assert!(rewritten.contains(" exec --cwd-out "), "{rewritten}");
-    // Run it as Claude Code would, in a shell that then reports its state.
+    // Run it as Claude Code would, in a shell that then reports its state:
+    // one without CLAULOCK_HOME (an agent started from another shell), as
+    // the rewrite names the home the hook found the agent by.
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!("{rewritten}\necho \"status=$? pwd=$(pwd)\""))
-        .env("CLAULOCK_HOME", &e.home)
+        .env_remove("CLAULOCK_HOME")
+        .env("HOME", e.base.join("elsewhere"))
         .env_remove("CLAULOCK_SOCKET")
         .current_dir(&e.proj)
         .output()

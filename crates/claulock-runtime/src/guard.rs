@@ -163,6 +163,9 @@ pub struct Guard<'a, A: AgentApi> {
     pub guarded: bool,
     /// The `claulock` executable the rewrite calls.
     pub exe: &'a str,
+    /// Variables the rewritten command sets for `claulock exec` (the
+    /// hook's `CLAULOCK_HOME`: the agent's shell may not have it).
+    pub env: &'a [(String, String)],
     /// The private directory where `exec --cwd-out` leaves the command's
     /// final directory.
     pub run_dir: &'a str,
@@ -218,7 +221,7 @@ impl<A: AgentApi> Guard<'_, A> {
                 )));
             }
         };
-        let wrapped = || shell::wrap(self.exe, command, self.run_dir);
+        let wrapped = || shell::wrap(self.exe, self.env, command, self.run_dir);
         if names.is_empty() {
             if !self.guarded {
                 return Ok(Verdict::Pass);

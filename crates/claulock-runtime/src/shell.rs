@@ -58,10 +58,16 @@ pub fn quote(word: &str) -> String {
 /// The command that runs `command` through `exe exec`, in the calling
 /// shell, keeping its exit status and final working directory.
 /// `run_dir` is a directory only the user can write (`CLAULOCK_HOME/run`).
-pub fn wrap(exe: &str, command: &str, run_dir: &str) -> String {
+pub fn wrap(exe: &str, env: &[(String, String)], command: &str, run_dir: &str) -> String {
     let cwd_file = format!("{}/cwd.$$", quote(run_dir));
+    // `NAME=value claulock exec …`: the variables (CLAULOCK_HOME) reach
+    // `claulock exec` only, whatever the agent's shell has.
+    let assignments: String = env
+        .iter()
+        .map(|(k, v)| format!("{k}={} ", quote(v)))
+        .collect();
     format!(
-        "{exe} exec --cwd-out {cwd_file} -c {cmd}; __claulock_status=$?; \
+        "{assignments}{exe} exec --cwd-out {cwd_file} -c {cmd}; __claulock_status=$?; \
          if IFS= read -r __claulock_dir < {cwd_file}; then cd -- \"$__claulock_dir\"; fi 2>/dev/null; \
          (exit $__claulock_status)",
         exe = quote(exe),
@@ -89,8 +95,14 @@ mod tests {
 
     #[test]
     fn the_wrap_quotes_the_command_whole() {
-        let w = wrap("/bin/claulock", "echo 'a' {{T}}; cd /x", "/h/run");
+        let w = wrap("/bin/claulock", &[], "echo 'a' {{T}}; cd /x", "/h/run");
         assert!(w.contains(r"-c 'echo '\''a'\'' {{T}}; cd /x'"), "{w}");
+        let env = [("CLAULOCK_HOME".to_owned(), "/h/my vault".to_owned())];
+        let w = wrap("/bin/claulock", &env, "ls", "/h/run");
+        assert!(
+            w.starts_with("CLAULOCK_HOME='/h/my vault' '/bin/claulock' exec "),
+            "{w}"
+        );
         assert!(w.ends_with("(exit $__claulock_status)"));
     }
 }
