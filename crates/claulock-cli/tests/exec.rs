@@ -634,3 +634,29 @@ fn a_prompt_shows_before_the_answer_is_typed() {
     assert!(after.contains("got [REDACTED:API_KEY]\n"), "{after:?}");
     assert!(!text.contains(CANARY), "the value leaked");
 }
+
+/// When stdout and stderr are one pipe (an agent reads both from it, as
+/// Claude Code's shell does), their bytes come out in the order the
+/// command wrote them: one scrubbed stream, so a byte the scrubber holds
+/// back on one cannot be overtaken by the other (seen in the leak test:
+/// `response 403` and ` rc=56` came out as `response 40 rc=53…6`).
+#[test]
+fn stdout_and_stderr_on_one_pipe_keep_their_order() {
+    let e = Env::new("one-pipe");
+    let script = "for i in 1 2 3 4 5; do printf 'e%s03' $i >&2; sleep 0.05; printf ' rc=5%s\\n' $i; sleep 0.05; done";
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{} exec -c \"$0\" 2>&1", e.bin.display()))
+        .arg(script)
+        .env("CLAULOCK_HOME", &e.home)
+        .env_remove("CLAULOCK_SOCKET")
+        .current_dir(&e.work)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "e103 rc=51\ne203 rc=52\ne303 rc=53\ne403 rc=54\ne503 rc=55\n"
+    );
+}

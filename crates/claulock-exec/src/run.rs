@@ -180,6 +180,15 @@ pub fn run_with(
                 vec![OwnedFd::from(master.try_clone()?)],
                 vec![OwnedFd::from(slave.try_clone()?)],
             ),
+            // stdout and stderr are one file (a pipe the agent runtime
+            // reads both from, `2>&1`): one pipe for both, so that the
+            // scrubber's hold-back on one stream cannot reorder the bytes
+            // of the other around it.
+            None if same_file(&stdout, &stderr) => {
+                let flags = rustix::pipe::PipeFlags::CLOEXEC;
+                let (out_r, out_w) = rustix::pipe::pipe_with(flags)?;
+                (vec![out_r], vec![out_w])
+            }
             None => {
                 let flags = rustix::pipe::PipeFlags::CLOEXEC;
                 let (out_r, out_w) = rustix::pipe::pipe_with(flags)?;
@@ -265,4 +274,12 @@ pub fn run_with(
         });
     }
     Ok(Outcome::Exited(code))
+}
+
+/// Whether two descriptors are the same open file (device and inode).
+fn same_file(a: &impl AsFd, b: &impl AsFd) -> bool {
+    match (rustix::fs::fstat(a), rustix::fs::fstat(b)) {
+        (Ok(x), Ok(y)) => x.st_dev == y.st_dev && x.st_ino == y.st_ino,
+        _ => false,
+    }
 }
