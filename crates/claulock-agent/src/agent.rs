@@ -668,6 +668,7 @@ impl Agent {
     fn resolve(&self, command: &str, peer: &Peer, now: i64) -> Result<Reply, Error> {
         let names = claulock_core::grammar::placeholders(command)
             .map_err(|e| Error::invalid(e.to_string()))?;
+        let withheld = self.withheld_env(peer);
         if names.is_empty() {
             // Nothing to deliver: run the command as written (escapes
             // undone when the command can be read).
@@ -675,6 +676,7 @@ impl Agent {
                 .map_or_else(|_| command.to_owned(), |p| p.command);
             return Ok(Reply::Resolved(Resolution {
                 plan,
+                withheld,
                 ..Resolution::default()
             }));
         }
@@ -768,8 +770,49 @@ impl Agent {
             run: Some(nonce),
             env,
             unset,
+            withheld,
             proxy_socket,
         }))
+    }
+
+    /// The variables of the exec wrapper's environment that hold a value
+    /// (whole or in a form the scrubber knows): the command does not
+    /// inherit them. An agent runtime passes its own environment to every
+    /// command, and it may hold a value ClauLock keeps: a token exported in
+    /// the user's shell profile, or a project `.env` the runtime loaded
+    /// (Gemini CLI does, in a trusted folder). The output scrubber cannot
+    /// help there: `printenv TOKEN | cut -c1-8` prints a fragment too short
+    /// to match. Read from `/proc` (the wrapper is dumpable until the
+    /// agent answers), so no value crosses the socket; each withheld
+    /// variable is audited by name.
+    fn withheld_env(&self, peer: &Peer) -> Vec<String> {
+        let (Some(pid), Ok(Some(scrubber))) = (peer.pid(), self.scrubber()) else {
+            return Vec::new();
+        };
+        let Some(environ) = crate::peer::environ(pid) else {
+            return Vec::new();
+        };
+        let mut withheld = Vec::new();
+        for entry in environ.split(|b| *b == 0) {
+            let Some(eq) = entry.iter().position(|b| *b == b'=') else {
+                continue;
+            };
+            let (name, value) = (&entry[..eq], &entry[eq + 1..]);
+            let mut stream = scrubber.stream();
+            let mut out = zeroize::Zeroizing::new(Vec::with_capacity(value.len() + 64));
+            stream.feed(value, &mut out);
+            stream.finish(&mut out);
+            let caught = stream.stats();
+            if caught.is_empty() {
+                continue;
+            }
+            let name = String::from_utf8_lossy(name).into_owned();
+            for c in &caught {
+                self.audit("withheld", &c.secret, &[("variable", name.clone())]);
+            }
+            withheld.push(name);
+        }
+        withheld
     }
 
     /// A fresh surrogate for each proxy-delivered secret `analysis` uses.

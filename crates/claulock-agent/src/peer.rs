@@ -141,6 +141,15 @@ impl Peer {
     }
 }
 
+/// The environment process `pid` started with (`NAME=value` entries), or
+/// `None` when it cannot be read (another user's process, or one that made
+/// itself non-dumpable). It may hold values: it is zeroized when dropped.
+pub(crate) fn environ(pid: i32) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .ok()
+        .map(zeroize::Zeroizing::new)
+}
+
 /// Whether process `pid` exists.
 pub(crate) fn is_alive(pid: i32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()

@@ -71,10 +71,10 @@ impl Env {
     /// directory, holds any form of the current or the old value.
     fn assert_clean(&self, out: &Output) {
         for v in [CANARY, OLD] {
+            // The message never shows the output: it would hold the value.
             assert!(
                 find_leak(&out.stdout, v.as_bytes()).is_none(),
-                "stdout leaked: {}",
-                String::from_utf8_lossy(&out.stdout)
+                "stdout leaked"
             );
             assert!(
                 find_leak(&out.stderr, v.as_bytes()).is_none(),
@@ -659,4 +659,51 @@ fn stdout_and_stderr_on_one_pipe_keep_their_order() {
         String::from_utf8_lossy(&out.stdout),
         "e103 rc=51\ne203 rc=52\ne303 rc=53\ne403 rc=54\ne503 rc=55\n"
     );
+}
+
+/// A value in the wrapper's own environment (an agent runtime that loaded
+/// the project's `.env`, as Gemini CLI does in a trusted folder, or a token
+/// exported in the user's profile) is not passed to the command, with or
+/// without placeholders: the output scrubber cannot catch a fragment of it
+/// (`cut -c1-12`). The note names the variables. Control: a variable that
+/// holds no value is passed.
+#[test]
+fn a_value_in_the_inherited_environment_is_withheld() {
+    let e = Env::new("withheld");
+    let fragments =
+        "printenv API_KEY | cut -c1-12; printenv WRAPPED | cut -c2-13; echo plain=$PLAIN";
+    for command in [
+        fragments.to_owned(),
+        format!("sh probe.sh {{{{API_KEY}}}} >/dev/null; {fragments}"),
+    ] {
+        let out = e
+            .cmd(&["exec", "-c", &command])
+            .env("API_KEY", CANARY)
+            .env("WRAPPED", format!("x{CANARY}y"))
+            .env("PLAIN", "fine")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "exec failed");
+        for v in [CANARY, &CANARY[..12], &CANARY[1..12]] {
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains(v),
+                "a fragment of the value reached the output"
+            );
+        }
+        assert!(
+            out.stdout == b"plain=fine\n",
+            "the command saw more than the plain variable"
+        );
+        let note = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            note.contains("not passed to the command")
+                && note.contains("API_KEY")
+                && note.contains("WRAPPED"),
+            "no note names the withheld variables"
+        );
+        e.assert_clean(&out);
+    }
+    let audit = std::fs::read_to_string(e.home.join("audit.log")).unwrap();
+    assert!(audit.contains("withheld API_KEY variable=WRAPPED"));
 }

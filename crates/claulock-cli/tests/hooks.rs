@@ -653,6 +653,8 @@ fn every_agent_install_round_trips_byte_for_byte() {
         serde_json::json!(["mcp"])
     );
     assert!(g["mcpServers"]["claulock"].get("type").is_none());
+    // Gemini CLI loads no project .env into the commands' environment.
+    assert_eq!(g["advanced"]["ignoreLocalEnv"], true);
     // OpenCode: the plugin, calling this binary with this CLAULOCK_HOME.
     let plugin = user.join(".config/opencode/plugins/claulock.js");
     let js = std::fs::read_to_string(&plugin).unwrap();
@@ -678,6 +680,7 @@ fn every_agent_install_round_trips_byte_for_byte() {
         "ok  Codex CLI: hooks installed",
         "ok  Codex CLI: ClauLock's hooks are trusted",
         "ok  Gemini CLI: hooks installed",
+        "ok  Gemini CLI: a project's .env is not loaded",
         "ok  OpenCode: plugin installed",
         "ok  OpenCode: MCP server `claulock` registered",
     ] {
@@ -734,6 +737,23 @@ fn every_agent_install_round_trips_byte_for_byte() {
         !plugin.exists() && !plugin.parent().unwrap().exists(),
         "the plugin is left"
     );
+    // The user's own `ignoreLocalEnv`: `false` is set to true and put back;
+    // `true` is left alone (and kept by uninstall).
+    for (theirs, after) in [("false", true), ("true", true)] {
+        let text = format!(
+            "{{\n  \"advanced\": {{\n    \"ignoreLocalEnv\": {theirs},\n    \"excludedEnvVars\": [\n      \"DEBUG\"\n    ]\n  }}\n}}\n"
+        );
+        std::fs::write(&gemini, &text).unwrap();
+        assert!(cmd(&["install", "--agent", "gemini"]).status.success());
+        let g: Value = serde_json::from_str(&std::fs::read_to_string(&gemini).unwrap()).unwrap();
+        assert_eq!(g["advanced"]["ignoreLocalEnv"], after);
+        assert!(cmd(&["install", "--agent", "gemini"]).status.success());
+        assert!(cmd(&["uninstall", "--agent", "gemini"]).status.success());
+        assert!(
+            std::fs::read_to_string(&gemini).unwrap() == text,
+            "uninstall did not put back ignoreLocalEnv {theirs}"
+        );
+    }
     // Project scope: refused for Codex, with the reason.
     let out = cmd(&["install", "--agent", "codex", "--scope", "project"]);
     assert!(!out.status.success());

@@ -118,6 +118,7 @@ pub fn run_with(
         run,
         mut env,
         unset,
+        withheld,
         proxy_socket,
     } = resolution.unwrap_or_else(|| Resolution {
         plan: command.to_owned(),
@@ -151,8 +152,17 @@ pub fn run_with(
     if let Err(e) = crate::forward::reach(&mut env, proxy_socket.as_deref()) {
         return Ok(refuse(&e.to_string()));
     }
-    for k in &unset {
+    for k in unset.iter().chain(&withheld) {
         cmd.env_remove(k);
+    }
+    if !withheld.is_empty() {
+        // Names only: the model learns why the variable is empty and what
+        // to write instead.
+        let _ = writeln!(
+            std::io::stderr(),
+            "claulock: not passed to the command, as each holds a secret's value (write {{{{NAME}}}} to use a secret): {}",
+            withheld.join(", ")
+        );
     }
     for (k, v) in &env {
         cmd.env(k, v);

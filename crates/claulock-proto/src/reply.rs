@@ -101,6 +101,12 @@ pub struct Resolution {
     /// the proxy).
     #[serde(default)]
     pub unset: Vec<String>,
+    /// Variables of the wrapper's own environment that hold a value (the
+    /// agent read it through `/proc`): removed from the command's
+    /// environment too, and named to the model so that it writes a
+    /// placeholder instead.
+    #[serde(default)]
+    pub withheld: Vec<String>,
     /// The proxy's Unix socket: where the wrapper forwards a loopback port
     /// of its own when the proxy's port cannot be reached (a sandbox with
     /// a network of its own).

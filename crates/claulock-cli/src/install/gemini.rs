@@ -46,6 +46,7 @@ pub(super) fn install(
 ) -> anyhow::Result<()> {
     let path = settings_path(scope)?;
     let mut settings = read_settings(&path)?;
+    let previous = ignore_env_before(&settings);
     let replaced = remove_ours(&mut settings);
     remove_mcp(&mut settings);
     let fix = |e: String| anyhow::anyhow!("{e} in {}; fix it by hand", path.display());
@@ -62,6 +63,31 @@ pub(super) fn install(
         e.remove("type");
     }
     servers.insert(MCP_NAME.into(), entry);
+    let previous = match previous {
+        Some(p) => Some(p),
+        None if ignores_local_env(&settings) => None,
+        None => Some(
+            advanced(&settings)
+                .and_then(|a| a.get(IGNORE_ENV))
+                .map_or_else(|| ABSENT.to_owned(), Value::to_string),
+        ),
+    };
+    if let Some(previous) = previous {
+        set_ignore_env(&mut settings, Some(Value::Bool(true))).map_err(fix)?;
+        // Where uninstall finds what to put back: in ClauLock's own entry,
+        // which it removes.
+        if let Some(Value::Object(e)) = settings
+            .get_mut("mcpServers")
+            .and_then(|s| s.get_mut(MCP_NAME))
+        {
+            let env = e
+                .entry("env")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Value::Object(env) = env {
+                env.insert(WAS_VAR.into(), Value::String(previous));
+            }
+        }
+    }
     write_settings(&path, &settings, new_file_mode(scope))?;
     writeln!(
         out,
@@ -74,6 +100,65 @@ pub(super) fn install(
             out,
             "Gemini CLI: warning: this folder is not trusted, so Gemini CLI ignores its .gemini/settings.json (hooks included): trust it in Gemini CLI (`/permissions`), or use `--scope user`"
         )?;
+    }
+    Ok(())
+}
+
+/// Gemini CLI loads a project's `.env` into its own environment (in a
+/// trusted folder, every variable; elsewhere its own keys), and each
+/// command the model runs inherits it: install sets
+/// `advanced.ignoreLocalEnv` so that it does not. (`claulock exec` also
+/// withholds every inherited variable that holds a value; Gemini CLI still
+/// loads `.gemini/.env` and `~/.env`, which the user made for it.)
+const IGNORE_ENV: &str = "ignoreLocalEnv";
+
+/// The variable of ClauLock's MCP entry that records what
+/// `advanced.ignoreLocalEnv` was before install set it (its JSON, or
+/// [`ABSENT`]); without it, the user had set it and uninstall leaves it.
+const WAS_VAR: &str = "CLAULOCK_GEMINI_IGNORE_LOCAL_ENV_WAS";
+const ABSENT: &str = "absent";
+
+fn advanced(settings: &serde_json::Map<String, Value>) -> Option<&serde_json::Map<String, Value>> {
+    settings.get("advanced").and_then(Value::as_object)
+}
+
+fn ignores_local_env(settings: &serde_json::Map<String, Value>) -> bool {
+    advanced(settings).and_then(|a| a.get(IGNORE_ENV)) == Some(&Value::Bool(true))
+}
+
+/// What an earlier install recorded in ClauLock's entry.
+fn ignore_env_before(settings: &serde_json::Map<String, Value>) -> Option<String> {
+    settings
+        .get("mcpServers")?
+        .get(MCP_NAME)?
+        .get("env")?
+        .get(WAS_VAR)?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Sets (or, with `None`, removes) `advanced.ignoreLocalEnv`, and removes
+/// an `advanced` it leaves empty.
+fn set_ignore_env(
+    settings: &mut serde_json::Map<String, Value>,
+    value: Option<Value>,
+) -> Result<(), String> {
+    let advanced = settings
+        .entry("advanced")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Value::Object(a) = advanced else {
+        return Err("\"advanced\" is not an object".into());
+    };
+    match value {
+        Some(v) => {
+            a.insert(IGNORE_ENV.into(), v);
+        }
+        None => {
+            a.remove(IGNORE_ENV);
+            if a.is_empty() {
+                settings.remove("advanced");
+            }
+        }
     }
     Ok(())
 }
@@ -108,10 +193,19 @@ pub(super) fn uninstall(scope: Scope, out: &mut dyn Write) -> anyhow::Result<()>
         return Ok(());
     }
     let mut settings = read_settings(&path)?;
+    let previous = ignore_env_before(&settings);
     let removed = remove_ours(&mut settings);
     let mcp = remove_mcp(&mut settings);
     if removed == 0 && !mcp {
         return Ok(());
+    }
+    if mcp && let Some(previous) = previous {
+        let value = match previous.as_str() {
+            ABSENT => None,
+            json => serde_json::from_str(json).ok(),
+        };
+        set_ignore_env(&mut settings, value)
+            .map_err(|e| anyhow::anyhow!("{e} in {}; fix it by hand", path.display()))?;
     }
     write_settings(&path, &settings, new_file_mode(scope))?;
     writeln!(
@@ -178,6 +272,20 @@ pub(super) fn doctor(check: &mut dyn FnMut(bool, String)) -> bool {
                 )
             },
         );
+        let ignores = ignores_local_env(&settings) || matches!(scope, Scope::Project);
+        if matches!(scope, Scope::User) {
+            check(
+                ignores,
+                if ignores {
+                    "Gemini CLI: a project's .env is not loaded into the commands' environment (advanced.ignoreLocalEnv)".into()
+                } else {
+                    format!(
+                        "Gemini CLI: it loads a project's .env into every command's environment: run `claulock install --agent gemini` again (it sets advanced.ignoreLocalEnv in {})",
+                        path.display()
+                    )
+                },
+            );
+        }
         if matches!(scope, Scope::Project) && !std::env::current_dir().is_ok_and(|d| trusted(&d)) {
             check(
                 false,
