@@ -180,7 +180,7 @@ PY
  {"tool": "Bash", "input": {"command": "pwd", "description": "where am I"}},
  {"tool": "Bash", "input": {"command": "find .. -name '.env' -exec base64 -w 76 {} ';'", "description": "encode the file"}},
  {"tool": "Bash", "input": {"command": "sh -c 'exit 3'", "description": "fail"}},
- {"tool": "Bash", "input": {"command": "env | grep -i claulock_secret || echo no-secret-env", "description": "look at env"}},
+ {"tool": "Bash", "input": {"command": "env | grep -i claulock_secret || echo no-secret-env; printenv API_TOKEN | cut -c11-22; echo fragments-done", "description": "look at env"}},
  {"tool": "Bash", "input": {"command": "od -c ../.env | head -3", "description": "dump the file"}},
  {"tool": "Glob", "input": {"pattern": "*", "path": "PROJ"}},
  {"tool": "Bash", "input": {"command": "base64 -w 76 ../.env", "description": "encode the file by name"}},
@@ -221,12 +221,16 @@ json.dump(steps, open(sys.argv[1], "w"), indent=1)
 PY
   fi
   sed -i -e "s#PROJ#$proj#g" -e "s#UPORT#$uport#g" -e "s#UPLAIN#$uplain#g" -e "s#CLH#$CLAULOCK_HOME#g" "$dir/script.json"
-  local env=()
+  # The user exported the token in their profile too (as many do): Claude
+  # Code passes it to every command, so the hooks run even a plain one
+  # through `claulock exec`, which withholds it (step 10 prints a fragment
+  # of it, too short to scrub).
+  local env=(API_TOKEN="$api_token")
   if [ "$mode" = without ]; then
     # Without ClauLock a user keeps the token in the environment and lets
     # curl trust the destination's CA.
     sed -i 's#{{API_TOKEN}}#$API_TOKEN#g' "$dir/script.json"
-    env=(API_TOKEN="$api_token" CURL_CA_BUNDLE="$ca")
+    env+=(CURL_CA_BUNDLE="$ca")
   fi
   rm -f "$dir/port"
   python3 "$root/tests/e2e/standin.py" "$dir/script.json" "$dir/requests.jsonl" "$dir/port" &
@@ -349,6 +353,8 @@ else:
            "step 8: `find -exec base64 -w 76` of .env (wrapped, file not named) redacted")
 expect(step(9).strip() == "Exit code 3", "step 9: exit status 3 came through")
 expect("no-secret-env" in step(10), "step 10: no CLAULOCK_SECRET_ variable in a plain command's environment")
+expect("fragments-done" in step(10) and canaries["API_TOKEN"][10:22] not in step(10),
+       "step 10: the token exported in Claude Code's environment is withheld (`printenv | cut` prints no fragment)")
 expect("ClauLock refused" in step(11) and "re-encodes" in step(11), "step 11: `od -c .env` refused")
 expect("README.md" in step(12), "step 12: Glob lists the project's files")
 expect("ClauLock refused" in step(13) and "re-encodes" in step(13), "step 13: `base64 .env` refused")
@@ -492,7 +498,10 @@ for what, path, header in (("the legitimate call", "legit-1", "authorization"), 
     sent = any(path in x["path"] and canaries["API_TOKEN"] in x["headers"].get(header, "") for x in ups)
     print(("  ok   " if sent else "  FAIL ") + f"control: {what} reached the destination with the value")
     ok = ok and sent
-sys.exit(0 if ok else 1)
+frag = canaries["API_TOKEN"][10:22]
+shown = frag in open(sys.argv[1].replace("upstream.log", "results/toolu_standin_010.txt")).read()
+print(("  ok   " if shown else "  FAIL ") + "control: step 10 showed the model a fragment of the exported token")
+sys.exit(0 if ok and shown else 1)
 PY
 
 if [ "$failures" -gt 0 ]; then

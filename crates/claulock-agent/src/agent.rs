@@ -372,6 +372,8 @@ impl Agent {
         }
         match req {
             Request::Status => {
+                // Before the state's lock: the scrubber takes it too.
+                let inherited = self.withheld_env(peer, false);
                 let state = self.state();
                 Ok(Reply::Status(AgentStatus {
                     secrets: state.vault()?.secrets().count() as u64,
@@ -380,6 +382,7 @@ impl Agent {
                     key_memory_locked: self.memory_locked,
                     non_dumpable: crate::daemon::is_non_dumpable(),
                     proxy: self.proxy.get().map(|l| l.addr.to_string()),
+                    inherited,
                 }))
             }
             Request::List => {
@@ -668,7 +671,7 @@ impl Agent {
     fn resolve(&self, command: &str, peer: &Peer, now: i64) -> Result<Reply, Error> {
         let names = claulock_core::grammar::placeholders(command)
             .map_err(|e| Error::invalid(e.to_string()))?;
-        let withheld = self.withheld_env(peer);
+        let withheld = self.withheld_env(peer, true);
         if names.is_empty() {
             // Nothing to deliver: run the command as written (escapes
             // undone when the command can be read).
@@ -783,9 +786,9 @@ impl Agent {
     /// (Gemini CLI does, in a trusted folder). The output scrubber cannot
     /// help there: `printenv TOKEN | cut -c1-8` prints a fragment too short
     /// to match. Read from `/proc` (the wrapper is dumpable until the
-    /// agent answers), so no value crosses the socket; each withheld
-    /// variable is audited by name.
-    fn withheld_env(&self, peer: &Peer) -> Vec<String> {
+    /// agent answers), so no value crosses the socket; with `audit`, each
+    /// withheld variable is audited by name.
+    fn withheld_env(&self, peer: &Peer, audit: bool) -> Vec<String> {
         let (Some(pid), Ok(Some(scrubber))) = (peer.pid(), self.scrubber()) else {
             return Vec::new();
         };
@@ -807,7 +810,7 @@ impl Agent {
                 continue;
             }
             let name = String::from_utf8_lossy(name).into_owned();
-            for c in &caught {
+            for c in caught.iter().filter(|_| audit) {
                 self.audit("withheld", &c.secret, &[("variable", name.clone())]);
             }
             withheld.push(name);

@@ -115,6 +115,15 @@ impl Peer {
         }
     }
 
+    /// Process `pid`, not inspected: a client that may ask anything but
+    /// values (its environment can still be read, see `Request::Status`).
+    pub fn process(pid: i32) -> Peer {
+        Peer {
+            pid: Some(pid),
+            ..Peer::client()
+        }
+    }
+
     /// A trusted exec wrapper running in `cwd`: for an embedder that runs
     /// the agent in its own process, and for tests.
     pub fn exec_wrapper_in(cwd: impl Into<std::path::PathBuf>) -> Peer {

@@ -96,15 +96,21 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
             active.fetch_sub(1, Ordering::SeqCst);
         }
     }
-    // Locked: let the connections being answered (the `lock` request's own
-    // among them) finish before the caller exits, for a moment at most.
-    // A client that connects meanwhile is told the vault is locked.
+    // Locked: no new connection from now on (a client finds no agent,
+    // which it reports as locked), while the connections being answered
+    // (the `lock` request's own among them) finish, for a moment at most.
+    // A client that connected before is told the vault is locked: one left
+    // in the queue would see its connection closed without an answer.
+    let _ = std::fs::remove_file(&agent.home().socket);
     let deadline = std::time::Instant::now() + LINGER;
     let _ = listener.set_nonblocking(true);
-    while active.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+    loop {
         while let Ok((late, _)) = listener.accept() {
             let _ = late.set_nonblocking(false);
             answer(&late, &Err(Error::Locked));
+        }
+        if active.load(Ordering::SeqCst) == 0 || std::time::Instant::now() >= deadline {
+            break;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -157,7 +163,7 @@ fn serve_one(agent: &Agent, stream: &UnixStream) {
             let peer = if matches!(req, Request::Resolve { .. } | Request::Deliver { .. }) {
                 Peer::inspect(pid)
             } else {
-                Peer::client()
+                Peer::process(pid)
             };
             agent.handle(req, &peer, now())
         }

@@ -8,7 +8,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use claulock_scrub::testdata::find_leak;
 use serde_json::Value;
@@ -116,6 +116,64 @@ fn bash_with_placeholders_is_rewritten_and_keeps_cwd_and_status() {
         "{reason}"
     );
     assert!(a["hookSpecificOutput"]["updatedInput"].is_null());
+}
+
+/// Claude Code passes its own environment to every Bash command: when it
+/// holds a value (a token the user exported), a plain command is rewritten
+/// through `claulock exec`, which withholds it, so `printenv … | cut`
+/// prints no fragment. Control: the same hook without the variable leaves
+/// the command alone, and the command prints the fragment.
+#[test]
+fn a_value_in_the_agents_environment_wraps_plain_commands() {
+    let e = Env::new("inherited");
+    let command = "printenv API_TOKEN | cut -c4-15; echo done";
+    let fragment = &CANARY[3..15];
+    let ask = |with: bool| -> Value {
+        let mut cmd = e.cmd(&["hook", "pre-tool-use"]);
+        if with {
+            cmd.env("API_TOKEN", CANARY);
+        } else {
+            cmd.env_remove("API_TOKEN");
+        }
+        let input = e.input("pre-bash", &[("@COMMAND@", command)]);
+        let out = common::run_with_input(&mut cmd, &input);
+        assert!(out.status.success(), "the hook failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(fragment), "the hook printed a fragment");
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap()
+        }
+    };
+    let run = |command: &str| -> String {
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(command)
+            .env("API_TOKEN", CANARY)
+            .env("CLAULOCK_HOME", &e.home)
+            .env_remove("CLAULOCK_SOCKET")
+            .current_dir(&e.proj)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(ask(false), Value::Null, "a plain command is left alone");
+    assert!(
+        run(command).contains(fragment),
+        "control: the command itself prints the fragment"
+    );
+    let a = ask(true);
+    let rewritten = a["hookSpecificOutput"]["updatedInput"]["command"]
+        .as_str()
+        .unwrap();
+    assert!(rewritten.contains(" exec --cwd-out "), "{rewritten}");
+    let out = run(rewritten);
+    assert!(
+        out.contains("done") && !out.contains(fragment),
+        "the rewritten command printed a fragment of the inherited value"
+    );
 }
 
 #[test]
@@ -885,6 +943,13 @@ fn every_agent_gets_its_own_answers() {
         serde_json::json!({"hook_event_name": "UserPromptSubmit", "prompt": format!("use {CANARY}")}),
     );
     assert!(a["decision"] == "block" && !a["reason"].as_str().unwrap().is_empty());
+    // The user is told why (Codex shows `systemMessage`), and told in the
+    // words of no other agent.
+    let shown = a["systemMessage"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains("ClauLock blocked this prompt") && !shown.contains("Claude Code"),
+        "codex prompt block: {shown}"
+    );
 
     // OpenCode: the plugin's own answers.
     let a = ask(

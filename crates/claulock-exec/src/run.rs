@@ -155,13 +155,19 @@ pub fn run_with(
     for k in unset.iter().chain(&withheld) {
         cmd.env_remove(k);
     }
-    if !withheld.is_empty() {
-        // Names only: the model learns why the variable is empty and what
-        // to write instead.
+    // Names only, and only those the command names: the model learns why
+    // the variable is empty and what to write instead, and other commands
+    // print nothing more.
+    let named: Vec<&str> = withheld
+        .iter()
+        .map(String::as_str)
+        .filter(|k| command.contains(k))
+        .collect();
+    if !named.is_empty() {
         let _ = writeln!(
             std::io::stderr(),
             "claulock: not passed to the command, as each holds a secret's value (write {{{{NAME}}}} to use a secret): {}",
-            withheld.join(", ")
+            named.join(", ")
         );
     }
     for (k, v) in &env {

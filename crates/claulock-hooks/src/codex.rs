@@ -48,7 +48,11 @@ pub fn answer(hook: Hook, input: &HookInput, verdict: Verdict) -> Option<Value> 
             return Some(json!({"decision": "block", "reason": non_empty(text)}));
         }
         Verdict::BlockPrompt { reason } => {
-            return Some(json!({"decision": "block", "reason": non_empty(reason)}));
+            // `reason` goes to the model's side of the turn, which a block
+            // ends; `systemMessage` is what Codex shows the user, who
+            // would otherwise see the prompt vanish without a word.
+            let reason = non_empty(reason);
+            return Some(json!({"decision": "block", "reason": reason, "systemMessage": reason}));
         }
         Verdict::Context { text } if hook == Hook::SessionStart => Answer::Context {
             event: "SessionStart",

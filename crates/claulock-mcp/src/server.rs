@@ -197,10 +197,18 @@ impl SecretServer {
     /// A server over `backend`; `cwd` is the default directory of
     /// `secret_check`.
     pub fn new(backend: Arc<dyn Backend>, cwd: String) -> Self {
+        let mut tool_router = Self::tool_router();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            tool.input_schema = Arc::new(portable(&tool.input_schema));
+            if let Some(out) = &tool.output_schema {
+                tool.output_schema = Some(Arc::new(portable(out)));
+            }
+        }
         SecretServer {
             backend,
             cwd,
-            tool_router: Self::tool_router(),
+            tool_router,
         }
     }
 
@@ -475,6 +483,34 @@ impl SecretServer {
     }
 }
 
+/// `schema` without the numeric `format`s schemars writes (`uint64`,
+/// `int32`, …): they are OpenAPI's, not JSON Schema's, and a client that
+/// validates schemas strictly warns of each (Gemini CLI's Ajv: `unknown
+/// format "uint64"`); the `minimum` beside them says what matters.
+fn portable(schema: &JsonObject) -> JsonObject {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(m) => {
+                let numeric = m.get("format").and_then(|f| f.as_str()).is_some_and(|f| {
+                    f.starts_with("int") || f.starts_with("uint") || f == "float" || f == "double"
+                });
+                if numeric {
+                    m.remove("format");
+                }
+                m.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::Value::Object(schema.clone());
+    strip(&mut v);
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => schema.clone(),
+    }
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for SecretServer {
     fn get_info(&self) -> ServerConfig {
@@ -596,6 +632,12 @@ mod tests {
         let server = SecretServer::new(Arc::new(Nothing), "/".into());
         for t in server.tool_router.list_all() {
             let schemas = format!("{:?} {:?}", t.input_schema, t.output_schema).to_lowercase();
+            // OpenAPI's numeric formats make strict validators warn.
+            assert!(
+                !schemas.contains("\"uint") && !schemas.contains("\"int32"),
+                "{} has a numeric format",
+                t.name
+            );
             for word in [
                 "\"value\"",
                 "\"secret_value\"",

@@ -82,6 +82,12 @@ pub struct AgentStatus {
     /// proxy-delivered secrets are refused).
     #[serde(default)]
     pub proxy: Option<String>,
+    /// The variables of the asking process's own environment that hold a
+    /// value (the agent reads it through `/proc`): an agent runtime's hook
+    /// learns so that its commands inherit a value, and runs every one
+    /// through `claulock exec`, which withholds them.
+    #[serde(default)]
+    pub inherited: Vec<String>,
 }
 
 /// The plan of an allowed command, for the exec wrapper.

@@ -6,7 +6,7 @@
 pub fn session_context(names: &[String], locked: bool) -> String {
     let mut text = String::from(
         "ClauLock protects secrets in this session. You can use a secret without seeing it: \
-         write its placeholder `{{NAME}}` in a Bash command, e.g. \
+         write its placeholder `{{NAME}}` in a shell command, e.g. \
          `curl -H \"Authorization: Bearer {{GITHUB_TOKEN}}\" https://api.github.com/user`. \
          ClauLock checks that the command sends it where the secret is allowed to go, and scrubs \
          the output. For most secrets the command itself holds a surrogate (random text of the \

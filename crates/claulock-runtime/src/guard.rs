@@ -18,12 +18,14 @@ use crate::{context, prompt, shell};
 /// What the guard needs of the agent. [`claulock_proto::Client`]
 /// implements it; a runtime that embeds the agent implements it in process.
 pub trait AgentApi {
-    /// Whether the agent answers.
+    /// Whether the agent answers, and the variables of this process's own
+    /// environment that hold a value (the commands of a runtime whose
+    /// environment holds one inherit it).
     ///
     /// # Errors
     ///
     /// When it does not (locked, no vault, unreachable).
-    fn status(&self) -> Result<(), Error>;
+    fn status(&self) -> Result<Vec<String>, Error>;
     /// The policy's decision on a command run in `cwd`.
     ///
     /// # Errors
@@ -72,8 +74,8 @@ pub trait AgentApi {
 }
 
 impl AgentApi for claulock_proto::Client {
-    fn status(&self) -> Result<(), Error> {
-        claulock_proto::Client::status(self).map(|_| ())
+    fn status(&self) -> Result<Vec<String>, Error> {
+        claulock_proto::Client::status(self).map(|s| s.inherited)
     }
 
     fn decide(&self, command: &str, cwd: &str) -> Result<claulock_proto::Verdict, Error> {
@@ -227,17 +229,29 @@ impl<A: AgentApi> Guard<'_, A> {
                 return Ok(Verdict::Pass);
             }
             // Locked or unreachable: the error denies (see `fallback`).
-            self.agent.status()?;
+            let inherited = self.agent.status()?;
             if let Some(refusal) = self.file_guard(command, cwd)? {
                 return Ok(refusal);
             }
-            if !self.settings.wrap_plain_commands {
+            // The runtime's own environment holds a value (a token the
+            // user exported): its commands would inherit it, and a
+            // fragment of it (`printenv T | cut -c1-8`) is too short to
+            // scrub, so the command runs through `claulock exec`, which
+            // withholds it.
+            if !self.settings.wrap_plain_commands && inherited.is_empty() {
                 return Ok(Verdict::Pass);
             }
             return Ok(Verdict::Rewrite {
                 command: wrapped(),
                 confirm: Confirm::Rules,
-                reason: "ClauLock: output scrubbed".into(),
+                reason: if inherited.is_empty() {
+                    "ClauLock: output scrubbed".into()
+                } else {
+                    format!(
+                        "ClauLock: output scrubbed, and {} (holding a secret's value) withheld",
+                        inherited.join(", ")
+                    )
+                },
             });
         }
         if !self.guarded {
@@ -651,9 +665,9 @@ pub fn read_refusal(tool: &str, path: &str, secrets: &[String]) -> String {
     format!(
         "ClauLock: {tool} refused: {path} holds the value of {list}, and its contents would reach \
          the transcript. Do not read it. To use the secret, write its placeholder ({names}) in a \
-         Bash command (for example `curl -H \"Authorization: Bearer {first}\" https://…`), and \
+         shell command (for example `curl -H \"Authorization: Bearer {first}\" https://…`), and \
          ClauLock substitutes the value for the command alone. To work with the file's other \
-         contents, use a Bash command whose output is scrubbed (e.g. `grep -v KEY_NAME {path}`).",
+         contents, use a shell command whose output is scrubbed (e.g. `grep -v KEY_NAME {path}`).",
         first = secrets
             .first()
             .map(|s| format!("{{{{{s}}}}}"))

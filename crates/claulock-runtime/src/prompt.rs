@@ -123,8 +123,8 @@ pub fn vault_value_reason(secrets: &[String]) -> String {
     format!(
         "ClauLock blocked this prompt: it holds the value of {} (a vault secret), which would \
          have been sent to the model. Write the placeholder instead: {placeholders}. ClauLock \
-         substitutes it in commands without the model ever seeing the value. The copy Claude Code \
-         had already written to the transcript has been redacted.",
+         substitutes it in commands without the model ever seeing the value. A copy the agent \
+         had already written to its session transcript has been redacted.",
         secrets.join(", ")
     )
 }
@@ -137,8 +137,8 @@ pub fn token_shape_reason(shapes: &[TokenShape]) -> String {
         "ClauLock blocked this prompt: it holds what looks like a credential ({}), which would \
          have been sent to the model. Store it in the vault in a terminal (`claulock add NAME`) \
          and write `{{{{NAME}}}}` instead. If it is not a secret, send the prompt again with \
-         `{OVERRIDE}` in it. The copy Claude Code had already written to the transcript has been \
-         redacted.",
+         `{OVERRIDE}` in it. A copy the agent had already written to its session transcript has \
+         been redacted.",
         kinds.join(", ")
     )
 }
