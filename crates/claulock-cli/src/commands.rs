@@ -193,6 +193,7 @@ pub(crate) struct AddArgs {
     pub multiline: bool,
     pub from: Option<String>,
     pub ttl: Option<Duration>,
+    pub json: bool,
 }
 
 pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
@@ -263,6 +264,9 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
             meta,
             passphrase: SecretBytes::from(&passphrase[..]),
         })?;
+        if a.json {
+            return describe(&a.name, true);
+        }
         return say(&format!(
             "added {}, read from {source}:{path}#{field} when a command needs it; use it as {{{{{}}}}}",
             a.name, a.name
@@ -275,6 +279,9 @@ pub(crate) fn add(a: AddArgs) -> anyhow::Result<ExitCode> {
         value: SecretBytes::from(&value[..]),
         meta,
     })?;
+    if a.json {
+        return describe(&a.name, true);
+    }
     say(&format!("added {}; use it as {{{{{}}}}}", a.name, a.name))
 }
 

@@ -26,6 +26,13 @@ pub(crate) struct Args {
     /// command (repeatable; later files win). With `-- PROGRAM` only.
     #[arg(long = "env-file", value_name = "FILE")]
     env_files: Vec<std::path::PathBuf>,
+    /// Print one JSON object when the command is done instead of its
+    /// output as it comes: `refused` (why nothing ran, or null),
+    /// `exit_code`, `stdout` and `stderr` (scrubbed, at most 1 MiB each),
+    /// `timed_out`, `truncated` (the shape of MCP `secret_run`'s result).
+    /// The exit status is the command's, as without it.
+    #[arg(long, conflicts_with = "cwd_out")]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -39,6 +46,9 @@ pub(crate) struct DeliverArgs {
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    if args.json {
+        return run_json(args);
+    }
     let mut command = match (&args.command, args.argv.is_empty()) {
         (Some(c), true) => c.clone(),
         (None, false) => claulock_exec::shell_join(&args.argv),
@@ -73,6 +83,63 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<ExitCode> {
         args.cwd_out.as_deref(),
         &env,
     )?)
+}
+
+/// `exec --json`: this command again without `--json`, its streams (already
+/// scrubbed by the agent) captured into one JSON object. A refusal is
+/// told apart from the command's own status 125 by the wrapper's
+/// `claulock: refused:` lines, which are all it printed.
+fn run_json(args: &Args) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    let mut again = std::process::Command::new(
+        std::env::current_exe().context("cannot find the claulock executable")?,
+    );
+    again.arg("exec");
+    for f in &args.env_files {
+        again.arg("--env-file").arg(f);
+    }
+    match &args.command {
+        Some(c) => again.arg("-c").arg(c),
+        None => again.arg("--").args(&args.argv),
+    };
+    let ran = crate::secret_run::captured(again, None).context("cannot run `claulock exec`")?;
+    let refusal: Option<Vec<&str>> = (ran.code == Some(i32::from(REFUSED))
+        && ran.stdout.is_empty())
+    .then(|| {
+        // The reasons, and no line but the wrapper's own.
+        let all_ours = ran.stderr.lines().all(|l| l.starts_with("claulock: "));
+        let reasons: Vec<&str> = ran
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("claulock: refused: "))
+            .collect();
+        (all_ours && !reasons.is_empty()).then_some(reasons)
+    })
+    .flatten();
+    let result = match refusal {
+        Some(lines) => claulock_mcp::backend::RunResult {
+            refused: Some(lines.join("\n")),
+            ..Default::default()
+        },
+        None => claulock_mcp::backend::RunResult {
+            refused: None,
+            exit_code: ran.code,
+            stdout: ran.stdout,
+            stderr: ran.stderr,
+            timed_out: ran.timed_out,
+            truncated: ran.truncated,
+        },
+    };
+    let code = match (&result.refused, result.exit_code) {
+        (Some(_), _) => REFUSED,
+        (None, Some(c)) => u8::try_from(c & 0xff).unwrap_or(1),
+        // Killed by a signal.
+        (None, None) => 1,
+    };
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &result)?;
+    writeln!(out)?;
+    Ok(ExitCode::from(code))
 }
 
 /// The env files the project's `.claulock.toml` names (`env_files`), for

@@ -117,6 +117,10 @@ enum Command {
         /// reads it again (default 5m).
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "from")]
         ttl: Option<Duration>,
+        /// When it is added, print the secret as `describe --json` does
+        /// (never its value) instead of a sentence.
+        #[arg(long)]
+        json: bool,
     },
     /// A team's OpenBao or HashiCorp Vault server that values are read from.
     #[command(
@@ -345,6 +349,7 @@ fn main() -> ExitCode {
             multiline,
             from,
             ttl,
+            json,
         } => commands::add(commands::AddArgs {
             name,
             hosts,
@@ -357,6 +362,7 @@ fn main() -> ExitCode {
             multiline,
             from,
             ttl,
+            json,
         }),
         Command::Rotate {
             name,

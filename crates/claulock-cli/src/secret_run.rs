@@ -69,7 +69,12 @@ pub(crate) fn run(
         }
         other => return Err(format!("secret_run: unexpected decision {other:?}")),
     };
-    let ran = captured(&wrapped, cwd, timeout).map_err(|e| format!("secret_run: {e}"))?;
+    let mut bash = Command::new("bash");
+    bash.arg("-c")
+        .arg(&wrapped)
+        .current_dir(cwd)
+        .stdin(Stdio::null());
+    let ran = captured(bash, Some(timeout)).map_err(|e| format!("secret_run: {e}"))?;
     // A second sweep, as a hook's output gets (`claulock exec` scrubbed
     // the streams already); withheld when it cannot be done.
     let output = serde_json::json!({"stdout": ran.stdout, "stderr": ran.stderr});
@@ -107,24 +112,21 @@ fn text(v: &serde_json::Value) -> String {
 }
 
 /// What a command printed and how it ended.
-struct Ran {
-    stdout: String,
-    stderr: String,
-    code: Option<i32>,
-    timed_out: bool,
-    truncated: bool,
+pub(crate) struct Ran {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) code: Option<i32>,
+    pub(crate) timed_out: bool,
+    pub(crate) truncated: bool,
 }
 
-/// Runs `bash -c command` in a process group of its own, stdin empty,
-/// capturing at most [`MAX_OUTPUT`] of each stream; past `timeout` the
-/// whole group is killed (TERM, then KILL a second later), and what the
-/// command left running in its group is killed when it exits.
-fn captured(command: &str, cwd: &str, timeout: Duration) -> std::io::Result<Ran> {
-    let mut child = Command::new("bash")
-        .arg("-c")
-        .arg(command)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
+/// Runs `cmd` in a process group of its own, capturing at most
+/// [`MAX_OUTPUT`] of each stream (its stdin as the caller set it); past
+/// `timeout` the whole group is killed (TERM, then KILL a second later),
+/// and what the command left running in its group is killed when it
+/// exits.
+pub(crate) fn captured(mut cmd: Command, timeout: Option<Duration>) -> std::io::Result<Ran> {
+    let mut child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -165,7 +167,7 @@ fn captured(command: &str, cwd: &str, timeout: Duration) -> std::io::Result<Ran>
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        if started.elapsed() >= timeout && !timed_out {
+        if timeout.is_some_and(|t| started.elapsed() >= t) && !timed_out {
             timed_out = true;
             let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
             std::thread::sleep(Duration::from_secs(1));

@@ -123,6 +123,18 @@ fn lifecycle_and_no_value_anywhere() {
         list.contains("GITHUB_TOKEN\thosts=api.github.com\tprograms=curl\ttags=ci"),
         "{list}"
     );
+    // For scripts: what was added, as `describe --json` shows it.
+    let added = h.ok(
+        &["add", "SCRIPTED", "--allow-program", "psql", "--json"],
+        "script-value-0123456789",
+    );
+    assert!(
+        !added.contains("script-value"),
+        "add --json printed the value"
+    );
+    let d: serde_json::Value = serde_json::from_str(&added).unwrap();
+    assert!(d["name"] == "SCRIPTED" && d["allow_programs"][0] == "psql");
+    h.ok(&["rm", "SCRIPTED"], "");
     let d: serde_json::Value =
         serde_json::from_str(&h.ok(&["describe", "GITHUB_TOKEN", "--json"], "")).unwrap();
     assert_eq!(d["allow_hosts"][0], "api.github.com");

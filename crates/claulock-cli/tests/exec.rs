@@ -707,3 +707,40 @@ fn a_value_in_the_inherited_environment_is_withheld() {
     let audit = std::fs::read_to_string(e.home.join("audit.log")).unwrap();
     assert!(audit.contains("withheld API_KEY variable=WRAPPED"));
 }
+
+/// `exec --json`: one object when the command is done, its streams
+/// scrubbed, its status kept; a refusal is `refused` (exit 125), told apart
+/// from a command that itself exits 125.
+#[test]
+fn json_output_for_scripts() {
+    let e = Env::new("json");
+    let json = |command: &str| -> (Option<i32>, serde_json::Value) {
+        let out = e.run(&["exec", "--json", "-c", command], "");
+        assert!(
+            find_leak(&out.stdout, CANARY.as_bytes()).is_none() && out.stderr.is_empty(),
+            "exec --json leaked, or printed beside its object"
+        );
+        (
+            out.status.code(),
+            serde_json::from_slice(&out.stdout).expect("one JSON object"),
+        )
+    };
+    let (code, r) = json("sh probe.sh {{API_KEY}}; exit 3");
+    assert_eq!(code, Some(3));
+    assert!(r["refused"].is_null() && r["exit_code"] == 3, "{r}");
+    assert_eq!(r["stdout"], "got [REDACTED:API_KEY]\n");
+    assert_eq!(r["stderr"], "err [REDACTED:API_KEY]\n");
+    let (code, r) = json("touch ran; echo {{API_KEY}}");
+    assert_eq!(code, Some(125));
+    assert!(
+        r["refused"].as_str().unwrap().contains("(revealing)") && r["exit_code"].is_null(),
+        "{r}"
+    );
+    assert!(!e.work.join("ran").exists());
+    let (code, r) = json("echo own; exit 125");
+    assert_eq!(code, Some(125));
+    assert!(
+        r["refused"].is_null() && r["exit_code"] == 125 && r["stdout"] == "own\n",
+        "{r}"
+    );
+}
