@@ -357,6 +357,18 @@ impl Agent {
         Ok(built)
     }
 
+    /// Builds the whole-vault scrubber now if a change left it to be built
+    /// (nothing when it is built, or the vault is locked).
+    pub fn warm_scrubber(&self) {
+        let cold = {
+            let state = self.state();
+            state.vault.is_some() && state.scrubber.is_none()
+        };
+        if cold {
+            let _ = self.scrubber();
+        }
+    }
+
     /// Answers one request. `peer` says who asks (only the exec wrapper
     /// may resolve values); `now` is the time, in Unix seconds.
     ///
