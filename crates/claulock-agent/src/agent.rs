@@ -155,6 +155,7 @@ pub fn info(s: &Secret) -> SecretInfo {
                 field: r.field.clone(),
                 ttl_secs: r.ttl_secs,
                 last_read: None,
+                lease_ends: None,
             })
         }),
     }
@@ -274,12 +275,15 @@ impl Agent {
             self.state().scrubber = None;
         }
         if read.fetched {
-            let f = [
+            let mut f = vec![
                 ("source", read.source.clone()),
                 ("path", read.path.clone()),
                 ("new", if read.new_value { "yes" } else { "no" }.to_owned()),
                 ("logins", read.logins.to_string()),
             ];
+            if let Some(lease) = &read.lease {
+                f.push(("lease", lease.clone()));
+            }
             self.audit("fetch", name, &f);
         }
         Ok((value, Some(read)))
@@ -309,8 +313,22 @@ impl Agent {
         let mut state = self.state();
         if state.vault.take().is_some() {
             state.changed();
-            self.remote.clear();
+            let leases = self.remote.clear();
             self.audit("lock", "", &[("reason", reason.to_owned())]);
+            // The dynamic secrets' leases, revoked with no lock held (each
+            // is a call to the server): their credentials end with the
+            // agent's use of them.
+            drop(state);
+            for (source, lease, failed) in leases.revoke() {
+                let mut f = vec![("source", source), ("lease", lease)];
+                match failed {
+                    None => self.audit("revoke", "", &f),
+                    Some(why) => {
+                        f.push(("why", why));
+                        self.audit("revoke-failed", "", &f);
+                    }
+                }
+            }
         }
     }
 
@@ -580,6 +598,7 @@ impl Agent {
     fn with_last_read(&self, mut info: SecretInfo) -> SecretInfo {
         if let Some(from) = &mut info.from {
             from.last_read = self.remote.last_read(&info.name).map(rfc3339);
+            from.lease_ends = self.remote.lease_end(&info.name).map(rfc3339);
         }
         info
     }
@@ -1002,6 +1021,9 @@ impl Agent {
             if let Some(r) = &read {
                 f.push(("source", r.source.clone()));
                 f.push(("path", r.path.clone()));
+                if let Some(lease) = &r.lease {
+                    f.push(("lease", lease.clone()));
+                }
             }
             self.audit("resolve", &u.secret, &f);
             values.push(Binding {
@@ -1257,9 +1279,15 @@ impl Agent {
             .ttl_secs
             .unwrap_or(crate::remote::DEFAULT_TTL.as_secs())
             .clamp(1, MAX_TTL_SECS);
+        // A dynamic secret's trial read made credentials for nothing: its
+        // lease is revoked at once (a refusal is left to the lease's end).
         let read = |server: &crate::openbao::Server| {
             let api = server.api_path(conn.1.expose(), &from.path)?;
-            server.read(conn.1.expose(), &api, &from.field).map(|_| ())
+            let answer = server.read(conn.1.expose(), &api, &from.field, &[])?;
+            if let Some(id) = &answer.lease_id {
+                let _ = server.revoke_lease(conn.1.expose(), id);
+            }
+            Ok::<(), crate::openbao::Failure>(())
         };
         read(&conn.0).map_err(|e| {
             Error::invalid(format!(

@@ -217,41 +217,84 @@ impl Server {
         })
     }
 
-    /// Field `field` of the secret at `api`, and the lease duration the
-    /// server gave with it (0: none).
+    /// Reads the secret at `api`: field `field`, and each of `also` that
+    /// it holds (the other secrets defined on the same path: a dynamic
+    /// secret's username and password must come from one read, one
+    /// lease), with the lease the server gave.
     ///
     /// # Errors
     ///
     /// The server cannot be reached, refuses the token, has no such
-    /// secret, or the field is missing, not a string, or empty.
+    /// secret, or `field` is missing, not a string, or empty.
     pub fn read(
         &self,
         token: &[u8],
         api: &ApiPath,
         field: &str,
-    ) -> Result<(SecretBytes, u64), Failure> {
+        also: &[String],
+    ) -> Result<Answer, Failure> {
         let (path, v2) = match api {
             ApiPath::V1(p) => (p.as_str(), false),
             ApiPath::V2(p) => (p.as_str(), true),
         };
         let (status, body) = self.get(path, token)?;
         let mut json = self.answer(status, body, token, path)?;
-        let lease = json["lease_duration"].as_u64().unwrap_or(0);
+        let lease_secs = json["lease_duration"].as_u64().unwrap_or(0);
+        let lease_id = json["lease_id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
         let data = if v2 {
             &json["data"]["data"]
         } else {
             &json["data"]
+        };
+        let text = |f: &str| match data.get(f) {
+            Some(serde_json::Value::String(s)) if !s.is_empty() => {
+                Some(SecretBytes::from(s.as_bytes()))
+            }
+            _ => None,
         };
         let got = match data.get(field) {
             None => Err(fail(format!("{path} has no field {field:?}"))),
             Some(serde_json::Value::String(s)) if s.is_empty() => {
                 Err(fail(format!("field {field:?} of {path} is empty")))
             }
-            Some(serde_json::Value::String(s)) => Ok(SecretBytes::from(s.as_bytes())),
+            Some(serde_json::Value::String(_)) => Ok(()),
             Some(_) => Err(fail(format!("field {field:?} of {path} is not a string"))),
         };
+        let fields = std::iter::once(field)
+            .chain(also.iter().map(String::as_str).filter(|f| *f != field))
+            .filter_map(|f| text(f).map(|v| (f.to_owned(), v)))
+            .collect();
         wipe(&mut json);
-        got.map(|v| (v, lease))
+        got.map(|()| Answer {
+            fields,
+            lease_secs,
+            lease_id,
+        })
+    }
+
+    /// Revokes lease `lease_id` (the credentials a dynamic secrets engine
+    /// made for it are deleted in their system).
+    ///
+    /// # Errors
+    ///
+    /// The server cannot be reached, or refuses (a token whose policy
+    /// lacks `update` on `sys/leases/revoke`).
+    pub fn revoke_lease(&self, token: &[u8], lease_id: &str) -> Result<(), Failure> {
+        let body = serde_json::json!({ "lease_id": lease_id }).to_string();
+        let (status, body) = self.call(
+            hyper::Method::PUT,
+            "sys/leases/revoke",
+            Some(token),
+            body.into_bytes(),
+        )?;
+        if status.is_success() {
+            return Ok(());
+        }
+        self.answer(status, body, token, "sys/leases/revoke")
+            .map(|_| ())
     }
 
     /// The parsed answer of a call, or why it failed.
@@ -491,6 +534,17 @@ fn encode_path(path: &str) -> String {
         }
     }
     out
+}
+
+/// What a read of a secret gave.
+pub struct Answer {
+    /// The fields asked for that it holds, the one that must be first.
+    pub fields: Vec<(String, SecretBytes)>,
+    /// How long the values live, in seconds (0: no lease).
+    pub lease_secs: u64,
+    /// The lease, when the engine made one (a dynamic secret): the agent
+    /// revokes it when it is done with it.
+    pub lease_id: Option<String>,
 }
 
 /// Wipes every string of a parsed answer (the values it may hold).

@@ -13,6 +13,17 @@
 //! or the cached one has outlived its TTL (or its lease, when shorter);
 //! otherwise the cached value answers.
 //!
+//! # One read per path, and its lease
+//!
+//! A read is cached per source and path, with every field a secret takes
+//! from it: a dynamic secret's username and password (two secrets,
+//! `creds#username` and `creds#password`) come from one read, so from one
+//! lease, and match. A lease the engine gave (`lease_id`) bounds the
+//! values' life; the agent revokes every lease it holds when the vault is
+//! locked ([`Pending::revoke`]), which deletes the credentials in their
+//! system. A lease superseded by a new read is left to end by itself: a
+//! command may still be using its credentials.
+//!
 //! # Nothing read is ever written or forgotten too early
 //!
 //! Values live in memory only, in wiped buffers. Every value received for
@@ -143,16 +154,84 @@ struct Definitions {
     sources: HashMap<String, Arc<Conn>>,
 }
 
-/// A value read, and until when it may be used.
-struct Cached {
-    value: SecretBytes,
+/// A read of one path: the fields the secrets defined on it take, and its
+/// lease.
+struct Fetched {
+    fields: HashMap<String, SecretBytes>,
+    read_at: Instant,
+    lease: Option<Lease>,
+}
+
+/// A lease the server gave with a read.
+struct Lease {
+    /// Its id (`database/creds/app/…`: names the lease, grants nothing
+    /// without a token that may manage it).
+    id: Option<String>,
+    /// When its values end.
     until: Instant,
+    /// The same, in Unix seconds (for `describe`).
+    until_unix: i64,
+}
+
+impl Fetched {
+    /// The value of `field`, if it is still good for a secret of `ttl`.
+    fn fresh(&self, field: &str, ttl: Duration) -> Option<&SecretBytes> {
+        let now = Instant::now();
+        let alive = self.lease.as_ref().is_none_or(|l| now < l.until);
+        (alive && now < self.read_at + ttl)
+            .then(|| self.fields.get(field))
+            .flatten()
+    }
+}
+
+/// Leases the agent must revoke (the vault was locked): see
+/// [`Pending::revoke`].
+#[derive(Default)]
+pub struct Pending {
+    leases: Vec<(String, Arc<Conn>, String)>,
+}
+
+impl Pending {
+    /// Revokes each lease, one call each (a source that cannot be reached
+    /// is not asked again); what became of each, for the audit log:
+    /// (source, lease id, `None` when revoked or why not).
+    pub fn revoke(self) -> Vec<(String, String, Option<String>)> {
+        let mut unreachable: Vec<String> = Vec::new();
+        let mut done = Vec::new();
+        for (source, conn, id) in self.leases {
+            if unreachable.contains(&source) {
+                done.push((source, id, Some("the source could not be reached".into())));
+                continue;
+            }
+            let outcome = conn.server().and_then(|server| {
+                let (token, _) = conn.client_token(&server)?;
+                server
+                    .revoke_lease(token.expose(), &id)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(why) = &outcome
+                && why.contains("cannot reach")
+            {
+                unreachable.push(source.clone());
+            }
+            done.push((source, id, outcome.err()));
+        }
+        done
+    }
+
+    /// Whether there is nothing to revoke.
+    pub fn is_empty(&self) -> bool {
+        self.leases.is_empty()
+    }
 }
 
 #[derive(Default)]
 struct Inner {
     defs: Arc<Definitions>,
-    cached: HashMap<String, Cached>,
+    /// By (source, path).
+    cached: HashMap<(String, String), Fetched>,
+    /// Leases of reads that were replaced, to revoke at lock.
+    superseded: Vec<(String, String)>,
     /// Where each secret is read (found once per agent).
     api_paths: HashMap<String, ApiPath>,
     /// Every value received, by secret: the scrubber's dictionary.
@@ -176,6 +255,8 @@ pub struct Read {
     /// How many AppRole logins it took (their tokens are new to the
     /// scrubber too).
     pub logins: usize,
+    /// The lease the value came with (a dynamic secret's).
+    pub lease: Option<String>,
 }
 
 /// The values of source-backed secrets, read on demand and cached.
@@ -225,11 +306,32 @@ impl Remote {
                     .get(name)
                     .is_some_and(|r| same_conn(&old, &defs, &r.source))
         };
-        let names: Vec<String> = inner.cached.keys().cloned().collect();
+        let names: Vec<String> = inner.api_paths.keys().cloned().collect();
         for n in names {
             if !same(&n) {
-                inner.cached.remove(&n);
                 inner.api_paths.remove(&n);
+            }
+        }
+        // A read stays cached while some secret is still read from its
+        // path of the same source; the lease of one that goes is revoked
+        // at lock.
+        let kept = |(source, path): &(String, String)| {
+            same_conn(&old, &defs, source)
+                && defs
+                    .secrets
+                    .values()
+                    .any(|r| r.source == *source && r.path == *path)
+        };
+        let gone: Vec<(String, String)> =
+            inner.cached.keys().filter(|k| !kept(k)).cloned().collect();
+        for key in gone {
+            if let Some(id) = inner
+                .cached
+                .remove(&key)
+                .and_then(|f| f.lease)
+                .and_then(|l| l.id)
+            {
+                inner.superseded.push((key.0, id));
             }
         }
         // A source removed, or given a new token: its old token stays in
@@ -256,9 +358,30 @@ impl Remote {
             .push((format!("SOURCE_{source}"), token.clone()));
     }
 
-    /// Drops every value (the vault was locked).
-    pub fn clear(&self) {
-        *self.inner() = Inner::default();
+    /// Drops every value (the vault was locked); the leases to revoke,
+    /// which the caller does once it holds no lock of its own (each is a
+    /// call to the server).
+    pub fn clear(&self) -> Pending {
+        let inner = std::mem::take(&mut *self.inner());
+        let mut leases = Vec::new();
+        let current = inner
+            .cached
+            .into_iter()
+            .filter_map(|((source, _), f)| Some((source, f.lease?.id?)));
+        for (source, id) in current.chain(inner.superseded) {
+            if let Some(conn) = inner.defs.sources.get(&source) {
+                leases.push((source, Arc::clone(conn), id));
+            }
+        }
+        Pending { leases }
+    }
+
+    /// When the lease of `name`'s current value ends (Unix seconds).
+    pub fn lease_end(&self, name: &str) -> Option<i64> {
+        let inner = self.inner();
+        let def = inner.defs.secrets.get(name)?;
+        let f = inner.cached.get(&(def.source.clone(), def.path.clone()))?;
+        f.lease.as_ref().map(|l| l.until_unix)
     }
 
     /// Whether `name` is read from a source.
@@ -280,13 +403,15 @@ impl Remote {
     /// [`Error::Refused`] when the source cannot answer, naming the cause
     /// and `claulock source test`.
     pub fn read(&self, name: &str, now: i64) -> Result<Option<(SecretBytes, Read)>, Error> {
-        let (def, conn, api) = {
+        let (def, conn, api, also) = {
             let inner = self.inner();
             let Some(def) = inner.defs.secrets.get(name).cloned() else {
                 return Ok(None);
             };
-            if let Some(c) = inner.cached.get(name)
-                && Instant::now() < c.until
+            let key = (def.source.clone(), def.path.clone());
+            let ttl = Duration::from_secs(def.ttl_secs.max(1));
+            if let Some(f) = inner.cached.get(&key)
+                && let Some(value) = f.fresh(&def.field, ttl)
             {
                 let read = Read {
                     source: def.source.clone(),
@@ -294,11 +419,20 @@ impl Remote {
                     fetched: false,
                     new_value: false,
                     logins: 0,
+                    lease: f.lease.as_ref().and_then(|l| l.id.clone()),
                 };
-                return Ok(Some((c.value.clone(), read)));
+                return Ok(Some((value.clone(), read)));
             }
             let conn = inner.defs.sources.get(&def.source).cloned();
-            (def, conn, inner.api_paths.get(name).cloned())
+            // The fields the other secrets of this path take.
+            let also: Vec<String> = inner
+                .defs
+                .secrets
+                .values()
+                .filter(|r| r.source == def.source && r.path == def.path)
+                .map(|r| r.field.clone())
+                .collect();
+            (def, conn, inner.api_paths.get(name).cloned(), also)
         };
         let refuse = |why: &str| Error::Refused {
             reasons: vec![format!(
@@ -310,7 +444,7 @@ impl Remote {
             conn.ok_or_else(|| refuse("there is no such source (`claulock source list`)"))?;
         let server = conn.server().map_err(|e| refuse(&e))?;
         let mut logins = Vec::new();
-        let mut attempt = || -> Result<(SecretBytes, u64, ApiPath), String> {
+        let mut attempt = || -> Result<(crate::openbao::Answer, ApiPath), String> {
             let (token, fresh) = conn.client_token(&server)?;
             if fresh {
                 logins.push(token.clone());
@@ -321,10 +455,10 @@ impl Remote {
                     .api_path(token.expose(), &def.path)
                     .map_err(|e| e.to_string())?,
             };
-            let (value, lease) = server
-                .read(token.expose(), &api, &def.field)
+            let answer = server
+                .read(token.expose(), &api, &def.field, &also)
                 .map_err(|e| e.to_string())?;
-            Ok((value, lease, api))
+            Ok((answer, api))
         };
         // An AppRole token the server no longer takes (revoked, or ended
         // early): one new login, one more try.
@@ -344,34 +478,63 @@ impl Remote {
                     .push((format!("SOURCE_{}", def.source), token.clone()));
             }
         }
-        let (value, lease, api) = result.map_err(|e| refuse(&e))?;
-        let mut ttl = Duration::from_secs(def.ttl_secs.max(1));
-        if lease > 0 {
-            ttl = ttl.min(Duration::from_secs(lease));
-        }
+        let (answer, api) = result.map_err(|e| refuse(&e))?;
+        let read_at = Instant::now();
+        let lease = (answer.lease_secs > 0 || answer.lease_id.is_some()).then(|| Lease {
+            id: answer.lease_id.clone(),
+            until: read_at + Duration::from_secs(answer.lease_secs),
+            until_unix: now.saturating_add(i64::try_from(answer.lease_secs).unwrap_or(i64::MAX)),
+        });
+        let fields: HashMap<String, SecretBytes> = answer.fields.into_iter().collect();
+        let Some(value) = fields.get(&def.field).cloned() else {
+            return Err(refuse("the answer lost the field"));
+        };
         let mut inner = self.inner();
         let new_value = !inner
             .seen
             .iter()
             .any(|(n, v)| n == name && v.expose() == value.expose());
-        if new_value {
-            inner.seen.push((name.to_owned(), value.clone()));
+        // Every value of the read joins the dictionary under each secret
+        // that takes it (the others are new to the scrubber too).
+        let takers: Vec<(String, String)> = inner
+            .defs
+            .secrets
+            .iter()
+            .filter(|(_, r)| r.source == def.source && r.path == def.path)
+            .map(|(n, r)| (n.clone(), r.field.clone()))
+            .collect();
+        for (secret, field) in takers {
+            if let Some(v) = fields.get(&field)
+                && !inner
+                    .seen
+                    .iter()
+                    .any(|(n, s)| *n == secret && s.expose() == v.expose())
+            {
+                inner.seen.push((secret.clone(), v.clone()));
+            }
+            inner.last_read.insert(secret, now);
         }
         inner.api_paths.insert(name.to_owned(), api);
-        inner.cached.insert(
-            name.to_owned(),
-            Cached {
-                value: value.clone(),
-                until: Instant::now() + ttl,
+        let key = (def.source.clone(), def.path.clone());
+        let lease_id = lease.as_ref().and_then(|l| l.id.clone());
+        let old = inner.cached.insert(
+            key,
+            Fetched {
+                fields,
+                read_at,
+                lease,
             },
         );
-        inner.last_read.insert(name.to_owned(), now);
+        if let Some(id) = old.and_then(|f| f.lease).and_then(|l| l.id) {
+            inner.superseded.push((def.source.clone(), id));
+        }
         let read = Read {
             source: def.source,
             path: def.path,
             fetched: true,
             new_value,
             logins: logins.len(),
+            lease: lease_id,
         };
         Ok(Some((value, read)))
     }

@@ -719,3 +719,234 @@ fn approle_logins_are_renewed_as_tokens_end_and_fail_closed() {
         }
     }
 }
+
+/// The redis server a dynamic secret's credentials are made in (OpenBao's
+/// database engine with its redis plugin): killed when dropped.
+struct Redis {
+    port: u16,
+    admin: String,
+    child: Child,
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = free_port();
+        let admin = format!("admin-{}", common::random(20));
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--requirepass", &admin])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let r = Redis { port, admin, child };
+        let started = Instant::now();
+        while r.users().is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    /// The ACL users, as the admin sees them.
+    fn users(&self) -> Vec<String> {
+        let out = Command::new("redis-cli")
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "--no-auth-warning",
+                "ACL",
+                "USERS",
+            ])
+            .env("REDISCLI_AUTH", &self.admin)
+            .stderr(Stdio::null())
+            .output();
+        out.map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// A dynamic secret (OpenBao's database engine making redis users, the
+/// real `redis-server`): the username and the password are two secrets
+/// read in one read, so from one lease, and they log in together; the
+/// lease (8 s) bounds the cache though the TTL is the default 5 minutes;
+/// the audit names each lease; `add --from`'s trial read leaves no user
+/// behind; and the lock revokes the lease in use, which deletes its user
+/// at once, while a lease the test made itself outlives the lock (the
+/// control: users do not go by themselves).
+#[test]
+fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
+    if !have("bao") || !have("redis-server") || !have("redis-cli") || !have("openssl") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bao, redis-server, redis-cli and openssl are needed in CI"
+        );
+        eprintln!("skipped: needs bao, redis-server, redis-cli and openssl");
+        return;
+    }
+    let root = format!("root-{}", common::random(24));
+    let lab = Lab::new(&root);
+    let redis = Redis::start();
+    lab.bao(&["secrets", "enable", "database"], "");
+    lab.bao(
+        &[
+            "write",
+            "database/config/redis",
+            "plugin_name=redis-database-plugin",
+            "host=127.0.0.1",
+            &format!("port={}", redis.port),
+            "username=default",
+            &format!("password={}", redis.admin),
+            "allowed_roles=app",
+            "tls=false",
+        ],
+        "",
+    );
+    lab.bao(
+        &[
+            "write",
+            "database/roles/app",
+            "db_name=redis",
+            "creation_statements=[\"+ping\", \"+@read\", \"~*\"]",
+            "default_ttl=8s",
+            "max_ttl=1h",
+        ],
+        "",
+    );
+    lab.bao(
+        &["policy", "write", "dyn", "-"],
+        "path \"database/creds/app\" { capabilities = [\"read\"] }\n\
+         path \"sys/leases/revoke\" { capabilities = [\"update\"] }\n",
+    );
+    let token = lab.bao(&["token", "create", "-policy=dyn", "-field=token"], "");
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    lab.ok(
+        &["source", "add", "team", "--openbao", &lab.bao_addr],
+        &token,
+    );
+    for (name, field) in [("RUSER", "username"), ("RPASS", "password")] {
+        lab.ok(
+            &[
+                "add",
+                name,
+                "--from",
+                &format!("team:database/creds/app#{field}"),
+                "--allow-program",
+                "redis-cli",
+            ],
+            PASS,
+        );
+    }
+    assert_eq!(
+        redis.users(),
+        ["default"],
+        "add --from's trial reads left a user behind"
+    );
+    let ping = format!(
+        "REDISCLI_AUTH={{{{RPASS}}}} redis-cli -p {} --no-auth-warning --user {{{{RUSER}}}} ping",
+        redis.port
+    );
+    let (code, out, _) = lab.exec(&ping);
+    assert!(
+        code == Some(0) && out.trim() == "PONG",
+        "first login: {out}"
+    );
+    let first: Vec<String> = redis
+        .users()
+        .into_iter()
+        .filter(|u| u != "default")
+        .collect();
+    assert_eq!(first.len(), 1, "one read made one user: {first:?}");
+    let described: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["describe", "RPASS", "--json"], "")).unwrap();
+    assert!(
+        described["from"]["lease_ends"].is_string(),
+        "describe shows no lease end: {described}"
+    );
+    // Past the lease (not the 5-minute TTL): a new read, a new user.
+    std::thread::sleep(Duration::from_millis(8_500));
+    let (code, out, _) = lab.exec(&ping);
+    assert!(
+        code == Some(0) && out.trim() == "PONG",
+        "after the lease: {out}"
+    );
+    let second: Vec<String> = redis
+        .users()
+        .into_iter()
+        .filter(|u| u != "default" && !first.contains(u))
+        .collect();
+    assert_eq!(
+        second.len(),
+        1,
+        "the lease's end made a new read: {second:?}"
+    );
+    let audit = lab.audit();
+    let leases: std::collections::BTreeSet<&str> = audit
+        .lines()
+        .filter(|l| l.contains("fetch RPASS source=team") || l.contains("fetch RUSER source=team"))
+        .filter_map(|l| l.split(" lease=").nth(1)?.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        leases.len(),
+        2,
+        "two reads, two leases in the audit: {leases:?}"
+    );
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.contains("resolve RPASS") && l.contains(" lease=database/creds/app/")),
+        "resolve lines name the lease"
+    );
+    // The control: a lease the test makes itself.
+    let theirs = lab.bao(&["read", "-field=username", "database/creds/app"], "");
+    lab.ok(&["lock"], "");
+    let left = redis.users();
+    assert!(
+        !left.contains(&second[0]),
+        "the lease in use was not revoked at lock"
+    );
+    assert!(
+        left.contains(&theirs),
+        "control: the test's own lease went too (users vanish by themselves?)"
+    );
+    let audit = lab.audit();
+    assert!(
+        audit
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some("revoke") && l.contains("source=team")),
+        "no revoke in the audit"
+    );
+    let mut files = Vec::new();
+    common::files_under(&lab.home, &mut files);
+    let printed = lab.printed.borrow().clone();
+    for (what, value) in [
+        ("a username", &first[0]),
+        ("a username", &second[0]),
+        ("the source token", &token),
+        ("the root token", &root),
+    ] {
+        assert!(!leaks(&printed, value), "{what} leaked into printed output");
+        for (path, bytes) in &files {
+            assert!(
+                !leaks(bytes, value),
+                "{what} leaked into {}",
+                path.display()
+            );
+        }
+    }
+}

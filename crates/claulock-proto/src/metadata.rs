@@ -119,6 +119,10 @@ pub struct RemoteInfo {
     /// `None`: not since it was unlocked).
     #[serde(default)]
     pub last_read: Option<String>,
+    /// When the lease of the value in use ends (RFC 3339, UTC): a dynamic
+    /// secret's credentials, or a value the server gave a lifetime.
+    #[serde(default)]
+    pub lease_ends: Option<String>,
 }
 
 /// What a new secret may do, as `add` (or a value entry) asks for it.
