@@ -9,7 +9,9 @@
 //! path outside the token's policy, a policy narrowed later, and a stopped
 //! server each refuse the command (the last within a bounded time); and no
 //! form of any value, nor the source's token, is in anything printed, in
-//! any file under CLAULOCK_HOME, or in the audit log.
+//! any file under CLAULOCK_HOME, or in the audit log. Dynamic secrets are
+//! redis users made by OpenBao's database engine in a real
+//! `redis-server`, their leases revoked at lock.
 //!
 //! Without `bao` on the PATH the test is skipped, except in CI (`CI` set),
 //! where it fails: CI installs it (`.ci/run`, "tools").
