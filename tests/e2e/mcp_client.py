@@ -270,6 +270,9 @@ async def main():
             check(r.is_error, "secret_rotate: unknown name")
             r = await call(s, "secret_request", {"name": "NEW_TOKEN", "value": "x"})
             check(r.is_error and "unknown field" in r.content[0].text, "secret_request: there is no value argument")
+            r = await call(s, "secret_request", {"name": "NEW_TOKEN", "from": "team:secret/app#password"})
+            check(r.is_error and "no source named team" in r.content[0].text,
+                  "secret_request from a source that is not there: refused, naming it")
 
             # The elicitation flow: URL mode, the value typed in Chromium.
             r = await call(s, "secret_request", {"name": "NEW_TOKEN", "allow_hosts": ["127.0.0.1"], "allow_programs": ["curl"]})

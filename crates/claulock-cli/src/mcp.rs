@@ -48,6 +48,10 @@ impl Backend for AgentBackend {
                 agent_pid: Some(u64::from(d.pid)),
                 key_memory_locked: Some(d.key_memory_locked),
                 idle_timeout_secs: d.idle_timeout_secs,
+                sources: match self.client.request(&Request::SourceList) {
+                    Ok(Reply::Sources(l)) => l,
+                    _ => Vec::new(),
+                },
                 hint: None,
             },
             Err(e) => Status {
@@ -57,6 +61,7 @@ impl Backend for AgentBackend {
                 agent_pid: None,
                 key_memory_locked: None,
                 idle_timeout_secs: None,
+                sources: Vec::new(),
                 hint: Some(for_model(e)),
             },
         }
@@ -106,6 +111,38 @@ impl Backend for AgentBackend {
             Ok(other) => Err(claulock_proto::unexpected(&other).to_string()),
             Err(e) => Err(for_model(e)),
         }
+    }
+
+    fn source_command(&self, name: &str, from: &str, meta: &NewSecret) -> Result<String, String> {
+        use claulock_runtime::shell::quote;
+        let parsed = claulock_proto::RemoteRef::parse(from)?;
+        if self.client.describe(name).is_ok() {
+            return Err(for_model(claulock_proto::Error::Exists {
+                name: name.to_owned(),
+            }));
+        }
+        let sources = match self.client.request(&Request::SourceList) {
+            Ok(Reply::Sources(l)) => l,
+            Ok(other) => return Err(claulock_proto::unexpected(&other).to_string()),
+            Err(e) => return Err(for_model(e)),
+        };
+        if !sources.iter().any(|s| s.name == parsed.source) {
+            return Err(format!(
+                "there is no source named {}: ask the user to add it (`claulock source add {} --openbao URL`); `claulock source list` shows the sources",
+                parsed.source, parsed.source
+            ));
+        }
+        let mut command = format!("claulock add {name} --from {}", quote(from));
+        for (flag, values) in [
+            ("--allow-host", &meta.allow_hosts),
+            ("--allow-program", &meta.allow_programs),
+            ("--tag", &meta.tags),
+        ] {
+            for v in values {
+                command.push_str(&format!(" {flag} {}", quote(v)));
+            }
+        }
+        Ok(command)
     }
 
     fn entry_state(&self, id: &str) -> Result<EntryState, String> {

@@ -244,6 +244,63 @@ impl Lab {
     fn audit(&self) -> String {
         std::fs::read_to_string(self.home.join("audit.log")).unwrap_or_default()
     }
+
+    /// One MCP `tools/call` to `claulock mcp` over stdio (initialize,
+    /// initialized, the call): the result's structured content, or the
+    /// error's text.
+    fn mcp_call(
+        &self,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        use std::io::{BufRead, Write};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_claulock"))
+            .arg("mcp")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.base.join("userhome"))
+            .env("CLAULOCK_HOME", &self.home)
+            .current_dir(&self.work)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut send = |v: serde_json::Value| writeln!(stdin, "{v}").unwrap();
+        send(
+            serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "openbao-test", "version": "0"}}}),
+        );
+        let mut answer = |id: u64| loop {
+            let line = lines.next().expect("the MCP server closed").unwrap();
+            self.printed.borrow_mut().extend_from_slice(line.as_bytes());
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if v["id"] == id {
+                break v;
+            }
+        };
+        answer(1);
+        send(serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        send(
+            serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments}}),
+        );
+        let r = answer(2);
+        let _ = child.kill();
+        let _ = child.wait();
+        let result = &r["result"];
+        if result["isError"] == true {
+            Err(result["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned())
+        } else {
+            Ok(result["structuredContent"].clone())
+        }
+    }
 }
 
 /// Whether `what` holds a form of `value` (never shows the value).
@@ -914,8 +971,53 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
             .any(|l| l.contains("resolve RPASS") && l.contains(" lease=database/creds/app/")),
         "resolve lines name the lease"
     );
+    // MCP: secret_describe shows the lease; secret_request asks the user
+    // to add a source-backed secret (a command to run, no value page), and
+    // refuses a source that is not there.
+    let d = lab
+        .mcp_call("secret_describe", serde_json::json!({"name": "RUSER"}))
+        .unwrap();
+    assert!(
+        d["from"]["lease_ends"].is_string() && d["from"]["path"] == "database/creds/app",
+        "MCP secret_describe: {d}"
+    );
+    let st = lab
+        .mcp_call("secret_status", serde_json::json!({}))
+        .unwrap();
+    assert!(
+        st["sources"][0]["name"] == "team"
+            && st["sources"][0]["secrets"]
+                .as_array()
+                .is_some_and(|a| a.len() == 2),
+        "MCP secret_status shows the source and its secrets: {st}"
+    );
+    let r = lab
+        .mcp_call(
+            "secret_request",
+            serde_json::json!({"name": "RNEW", "from": "team:database/creds/app#password",
+                               "allow_programs": ["redis-cli"]}),
+        )
+        .unwrap();
+    assert!(
+        r["state"] == "pending"
+            && r["url"] == ""
+            && r["terminal_command"]
+                == "claulock add RNEW --from 'team:database/creds/app#password' --allow-program 'redis-cli'",
+        "MCP secret_request --from: {r}"
+    );
+    let e = lab
+        .mcp_call(
+            "secret_request",
+            serde_json::json!({"name": "RNEW", "from": "nosuch:x#y"}),
+        )
+        .unwrap_err();
+    assert!(e.contains("no source named nosuch"), "{e}");
     // The control: a lease the test makes itself.
     let theirs = lab.bao(&["read", "-field=username", "database/creds/app"], "");
+    assert!(
+        redis.users().contains(&second[0]),
+        "the lease ended before the lock (the test ran too slowly to tell)"
+    );
     lab.ok(&["lock"], "");
     let left = redis.users();
     assert!(

@@ -29,6 +29,10 @@ pub struct Status {
     pub key_memory_locked: Option<bool>,
     /// Seconds of idleness after which the agent locks itself.
     pub idle_timeout_secs: Option<u64>,
+    /// The team's OpenBao or Vault servers values are read from, and the
+    /// secrets each gives (when unlocked; never a token).
+    #[serde(default)]
+    pub sources: Vec<claulock_proto::SourceInfo>,
     /// What to do next, when something is missing.
     pub hint: Option<String>,
 }
@@ -107,6 +111,15 @@ pub trait Backend: Send + Sync + 'static {
     fn tag(&self, name: &str, add: &[String], remove: &[String]) -> Result<SecretInfo, String>;
     /// Opens a value entry for `name`.
     fn begin_entry(&self, name: &str, kind: EntryKind, meta: &NewSecret) -> Result<Entry, String>;
+    /// The terminal command that adds `name`, read from a source when a
+    /// command needs it (`from`: `SOURCE:PATH#FIELD`), once `from` is
+    /// checked (the source exists). Only the user can run it: it asks for
+    /// the vault's passphrase, as such a secret reaches what the source's
+    /// token can read.
+    fn source_command(&self, name: &str, from: &str, meta: &NewSecret) -> Result<String, String> {
+        let _ = (name, from, meta);
+        Err("this server cannot ask for secrets read from a source".into())
+    }
     /// Where an entry stands.
     fn entry_state(&self, id: &str) -> Result<EntryState, String>;
     /// The most recent audit events, newest last, filtered.

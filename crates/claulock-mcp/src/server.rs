@@ -107,6 +107,12 @@ pub struct RequestArgs {
     /// Labels.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Where the value lives in a team's OpenBao or Vault that the user
+    /// added as a source (`SOURCE:PATH#FIELD`, e.g.
+    /// `team:secret/app#password`): no value is entered; the user runs the
+    /// returned terminal command, which asks for the vault's passphrase.
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 /// `secret_audit_log` arguments.
@@ -281,7 +287,7 @@ impl SecretServer {
 
     #[tool(
         name = "secret_request",
-        description = "Ask the user to store a new secret. The user enters the value on a one-time local page or in a terminal; it never passes through this conversation. Returns once it is stored, or how to finish.",
+        description = "Ask the user to store a new secret. The user enters the value on a one-time local page or in a terminal; it never passes through this conversation. Returns once it is stored, or how to finish. With `from` (SOURCE:PATH#FIELD), a secret read from the team's OpenBao or Vault: the user adds it with the command returned.",
         input_schema = schema_for_type::<RequestArgs>(),
         annotations(read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
     )]
@@ -297,6 +303,22 @@ impl SecretServer {
             allow_programs: args.allow_programs,
             tags: args.tags,
         };
+        if let Some(from) = &args.from {
+            let command = self.backend.source_command(&args.name, from, &meta)?;
+            return Ok(Json(EntryOutcome {
+                name: args.name.clone(),
+                state: "pending".into(),
+                message: format!(
+                    "ClauLock: ask the user to run `{command}` in a terminal. It adds {} read from \
+                     {from} when a command needs it (no value is entered anywhere), and asks for the \
+                     vault's passphrase: such a secret reaches what the source's token can read, so \
+                     only the user may add it. Then use it as {{{{{}}}}}.",
+                    args.name, args.name
+                ),
+                url: String::new(),
+                terminal_command: command,
+            }));
+        }
         let entry = self
             .backend
             .begin_entry(&args.name, EntryKind::Add, &meta)?;
@@ -541,6 +563,7 @@ mod tests {
                 agent_pid: None,
                 key_memory_locked: None,
                 idle_timeout_secs: None,
+                sources: Vec::new(),
                 hint: None,
             }
         }
