@@ -474,7 +474,13 @@ fn connect_error(e: &hyper_util::client::legacy::Error) -> String {
         text = next.to_string();
         cause = next;
     }
-    text.chars().take(200).collect()
+    let mut text: String = text.chars().take(200).collect();
+    if text.contains("certificate") {
+        text.push_str(
+            " (a server whose certificate a private CA signed needs that CA: `claulock source add … --ca-file CA.pem`)",
+        );
+    }
+    text
 }
 
 /// The server's `errors` strings, when they do not hold the token.

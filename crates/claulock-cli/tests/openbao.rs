@@ -1054,3 +1054,133 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
         }
     }
 }
+
+/// A source over TLS (`bao server -dev-tls`, its certificate signed by a
+/// CA of its own): refused without that CA, with the cause and the fix;
+/// with `--ca-file`, its values reach the destination. The CA's content is
+/// sealed in the vault, so removing the file later changes nothing.
+#[test]
+fn a_tls_source_is_verified_against_the_ca_it_was_given() {
+    if !have("bao") || !have("curl") || !have("python3") || !have("openssl") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "bao, curl, python3 and openssl are needed in CI"
+        );
+        eprintln!("skipped: needs bao, curl, python3 and openssl");
+        return;
+    }
+    let root = format!("root-{}", common::random(24));
+    let value = format!("tls-{}", common::random(32));
+    let mut lab = Lab::new(&root);
+    // The lab's server over TLS instead.
+    if let Some(mut plain) = lab.bao.take() {
+        let _ = plain.kill();
+        let _ = plain.wait();
+    }
+    let port = free_port();
+    let certs = lab.base.join("bao-tls");
+    std::fs::create_dir_all(&certs).unwrap();
+    lab.bao = Some(
+        Command::new("bao")
+            .args(["server", "-dev", "-dev-no-store-token", "-dev-tls"])
+            .arg(format!("-dev-tls-cert-dir={}", certs.display()))
+            .arg(format!("-dev-root-token-id={root}"))
+            .arg(format!("-dev-listen-address=127.0.0.1:{port}"))
+            .env("HOME", &lab.base)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    lab.bao_addr = format!("https://127.0.0.1:{port}");
+    let ca = certs.join("vault-ca.pem");
+    let started = Instant::now();
+    while !ca.exists()
+        || !common::run_with_input(
+            Command::new("bao")
+                .arg("status")
+                .env("BAO_ADDR", &lab.bao_addr)
+                .env("BAO_CACERT", &ca),
+            "",
+        )
+        .status
+        .success()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bao -dev-tls did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bao = |args: &[&str]| {
+        let out = common::run_with_input(
+            Command::new("bao")
+                .args(args)
+                .env("BAO_ADDR", &lab.bao_addr)
+                .env("BAO_CACERT", &ca)
+                .env("BAO_TOKEN", &root)
+                .env("HOME", &lab.base),
+            "",
+        );
+        assert!(out.status.success(), "bao {:?} failed", args.first());
+    };
+    bao(&["kv", "put", "secret/app", &format!("pw={value}")]);
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    let refused = lab.claulock(
+        &["source", "add", "team", "--openbao", &lab.bao_addr],
+        &root,
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && said.contains("certificate") && said.contains("--ca-file"),
+        "a server of an unknown CA: {said}"
+    );
+    // The CA from a copy that is then deleted: its content was sealed.
+    let copy = lab.base.join("ca-copy.pem");
+    std::fs::copy(&ca, &copy).unwrap();
+    lab.ok(
+        &[
+            "source",
+            "add",
+            "team",
+            "--openbao",
+            &lab.bao_addr,
+            "--ca-file",
+            &copy.display().to_string(),
+        ],
+        &root,
+    );
+    std::fs::remove_file(&copy).unwrap();
+    let listed = lab.ok(&["source", "list", "--json"], "");
+    assert!(listed.contains("\"custom_ca\": true"), "{listed}");
+    lab.ok(
+        &[
+            "add",
+            "E",
+            "--from",
+            "team:secret/app#pw",
+            "--allow-program",
+            "curl",
+        ],
+        PASS,
+    );
+    let (code, out, _) = lab.exec(&format!(
+        "curl -sS -H 'X-Key: {{{{E}}}}' http://127.0.0.1:{}/echo/tls",
+        lab.plain
+    ));
+    assert_eq!(code, Some(0), "tls: {out}");
+    assert!(
+        leaks(&lab.received("/echo/tls"), &value),
+        "the value did not arrive"
+    );
+    let mut files = Vec::new();
+    common::files_under(&lab.home, &mut files);
+    let printed = lab.printed.borrow().clone();
+    for (what, v) in [("the value", &value), ("the root token", &root)] {
+        assert!(!leaks(&printed, v), "{what} leaked into printed output");
+        for (path, bytes) in &files {
+            assert!(!leaks(bytes, v), "{what} leaked into {}", path.display());
+        }
+    }
+}
