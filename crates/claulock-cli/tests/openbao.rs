@@ -450,6 +450,80 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
         leaks(&lab.received("/echo/p1"), &pv),
         "the server did not get pv"
     );
+    // Same-user code reading the running curl through /proc (its argv and
+    // environment, as a concurrent process of the model would): a
+    // surrogate of the value's length, never the value. The control: an
+    // env-delivered secret is in curl's argv, and the same read finds it.
+    let proc_of_curl = |command: &str, tag: &str| -> Vec<u8> {
+        let mut running = Command::new(env!("CARGO_BIN_EXE_claulock"))
+            .args(["exec", "-c", command])
+            .env("CLAULOCK_HOME", &lab.home)
+            .env("HOME", lab.base.join("userhome"))
+            .env("CLAULOCK_EXTRA_CA_FILE", &lab.ca)
+            .current_dir(&lab.work)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut seen = Vec::new();
+        let started = Instant::now();
+        while seen.is_empty() && started.elapsed() < Duration::from_secs(10) {
+            let pids = Command::new("pgrep").args(["-f", tag]).output().unwrap();
+            for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+                // curl itself, not the wrapper or the shell that name it.
+                let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                if comm.trim() != "curl" {
+                    continue;
+                }
+                for what in ["cmdline", "environ"] {
+                    if let Ok(bytes) = std::fs::read(format!("/proc/{pid}/{what}")) {
+                        seen.extend(bytes);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = running.wait();
+        seen
+    };
+    let seen = proc_of_curl(
+        &format!(
+            "curl -sS --limit-rate 50K -o /dev/null -H 'Authorization: Bearer {{{{P}}}}' 'https://localhost:{}/big?bytes=400000&call=p-proc'",
+            lab.https
+        ),
+        "call=p-proc",
+    );
+    let text = String::from_utf8_lossy(&seen).into_owned();
+    assert!(
+        text.contains("Authorization: Bearer ") && text.contains("HTTPS_PROXY="),
+        "the running curl was not read (the check proves nothing)"
+    );
+    assert!(
+        !leaks(&seen, &pv),
+        "/proc of the running curl holds the value"
+    );
+    let surrogate = text
+        .split("Authorization: Bearer ")
+        .nth(1)
+        .and_then(|t| t.split('\0').next())
+        .unwrap_or_default();
+    assert_eq!(
+        surrogate.len(),
+        pv.len(),
+        "curl holds no surrogate of the value's length"
+    );
+    let control = proc_of_curl(
+        &format!(
+            "curl -sS --limit-rate 50K -o /dev/null -H 'X-Key: {{{{E}}}}' 'http://127.0.0.1:{}/big?bytes=400000&call=e-proc'",
+            lab.plain
+        ),
+        "call=e-proc",
+    );
+    assert!(
+        leaks(&control, &v1),
+        "control: /proc of a curl given an env-delivered value shows no value (the read is blind)"
+    );
 
     // Rotated in OpenBao: used once the TTL has passed; the old value is
     // still scrubbed.
