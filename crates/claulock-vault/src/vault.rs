@@ -107,6 +107,10 @@ pub enum Stage {
     KdfBounds,
     /// Decryption: the passphrase is wrong or the file was modified.
     Decryption,
+    /// A record decrypted and authenticated (so the passphrase is right
+    /// and the file is as a claulock wrote it) but holds what this one
+    /// cannot read: a newer claulock wrote it.
+    Records,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +121,7 @@ enum OpenErrorKind {
     UnknownKdf(u8),
     KdfBounds(KdfParams),
     Decryption,
+    Unreadable(&'static str),
 }
 
 impl OpenError {
@@ -129,6 +134,7 @@ impl OpenError {
             | OpenErrorKind::UnknownKdf(_) => Stage::Header,
             OpenErrorKind::KdfBounds(_) => Stage::KdfBounds,
             OpenErrorKind::Decryption => Stage::Decryption,
+            OpenErrorKind::Unreadable(_) => Stage::Records,
         }
     }
 
@@ -158,6 +164,12 @@ impl fmt::Display for OpenError {
             OpenErrorKind::Decryption => {
                 f.write_str("cannot open the vault: wrong passphrase, or the file was modified")
             }
+            // Only said once a record's seal verified: no help to someone
+            // without the passphrase.
+            OpenErrorKind::Unreadable(what) => write!(
+                f,
+                "the vault opened, but a record in it holds what this claulock cannot read ({what}): a newer claulock wrote it; upgrade claulock (the file is left as it is)"
+            ),
         }
     }
 }
@@ -378,8 +390,12 @@ impl Vault {
             &bytes[..header_end],
             &bytes[header_end..],
         )?;
-        let (secrets, sources) = Self::parse_records(&dek, &h.vault_id, &body)
-            .map_err(|()| OpenError::new(OpenErrorKind::Decryption))?;
+        let (secrets, sources) = Self::parse_records(&dek, &h.vault_id, &body).map_err(|e| {
+            OpenError::new(match e {
+                None => OpenErrorKind::Decryption,
+                Some(what) => OpenErrorKind::Unreadable(what),
+            })
+        })?;
         Ok(Vault {
             kdf: h.kdf,
             salt: h.salt,
@@ -392,31 +408,39 @@ impl Vault {
         })
     }
 
-    fn parse_records(dek: &[u8; 32], vault_id: &[u8; 16], body: &[u8]) -> Result<Records, ()> {
-        let (count, mut rest) = body.split_first_chunk::<4>().ok_or(())?;
+    /// The records of `body`. The error: `None` when the body is not as a
+    /// claulock writes it (a seal that does not verify, a bad length);
+    /// `Some(why)` when a record verified but cannot be decoded.
+    fn parse_records(
+        dek: &[u8; 32],
+        vault_id: &[u8; 16],
+        body: &[u8],
+    ) -> Result<Records, Option<&'static str>> {
+        let (count, mut rest) = body.split_first_chunk::<4>().ok_or(None)?;
         let count = u32::from_le_bytes(*count) as usize;
         if count > MAX_RECORDS {
-            return Err(());
+            return Err(None);
         }
         let mut out = Vec::with_capacity(count);
         let mut sources = Vec::new();
         for _ in 0..count {
-            let (id, r) = rest.split_first_chunk::<16>().ok_or(())?;
-            let (nonce, r) = r.split_first_chunk::<24>().ok_or(())?;
-            let (len, r) = r.split_first_chunk::<4>().ok_or(())?;
+            let (id, r) = rest.split_first_chunk::<16>().ok_or(None)?;
+            let (nonce, r) = r.split_first_chunk::<24>().ok_or(None)?;
+            let (len, r) = r.split_first_chunk::<4>().ok_or(None)?;
             let len = u32::from_le_bytes(*len) as usize;
             if len > r.len() {
-                return Err(());
+                return Err(None);
             }
             let (sealed, r) = r.split_at(len);
             rest = r;
             let mut aad = vault_id.to_vec();
             aad.extend_from_slice(id);
-            let plain = open(dek, nonce, &aad, sealed).map_err(|_| ())?;
-            if crate::record::is_source(&plain).map_err(|_| ())? {
-                sources.push((Source::decode(&plain).map_err(|_| ())?, *id));
+            let plain = open(dek, nonce, &aad, sealed).map_err(|_| None)?;
+            let unreadable = |e: crate::record::DecodeError| Some(e.0);
+            if crate::record::is_source(&plain).map_err(unreadable)? {
+                sources.push((Source::decode(&plain).map_err(unreadable)?, *id));
             } else {
-                out.push((Secret::decode(&plain).map_err(|_| ())?, *id));
+                out.push((Secret::decode(&plain).map_err(unreadable)?, *id));
             }
         }
         Ok((out, sources))
@@ -721,6 +745,49 @@ mod tests {
         let mut swapped = good[..header_end].to_vec();
         swapped.extend_from_slice(&resealed);
         let e = Vault::open(&swapped, b"pw").unwrap_err();
+        assert_eq!(e.stage(), Stage::Decryption);
+    }
+
+    /// A record that a newer claulock wrote (a field this one does not
+    /// know), sealed as it seals them: with the right passphrase it is
+    /// reported as such, not as a wrong passphrase; with a wrong one,
+    /// nothing more is said than for any other file.
+    #[test]
+    fn a_record_from_a_newer_claulock_says_so() {
+        let mut rng = Counter(2);
+        let mut v = Vault::create(b"pw", KdfParams::MIN, &mut rng).unwrap();
+        let s = Secret {
+            name: "A".into(),
+            value: SecretValue::new(b"value-a-0123".to_vec()),
+            meta: Metadata::default(),
+            superseded: vec![],
+        };
+        v.insert(s, &mut rng).unwrap();
+        let id = v.secrets[0].1;
+        let good = v.to_bytes(&mut rng);
+        let header_end = MAGIC.len() + HEADER_LEN;
+        let h = Header::parse(&good).unwrap();
+        // The body: count, then the one record (id, nonce, length, sealed).
+        let mut plain = Zeroizing::new(Vec::new());
+        v.secrets[0].0.encode(&mut plain);
+        plain.extend_from_slice(&[250, 1, 0, 0, 0, b'x']);
+        let nonce = [7u8; 24];
+        let mut aad = v.vault_id.to_vec();
+        aad.extend_from_slice(&id);
+        let sealed = seal(&v.dek, &nonce, &aad, &plain);
+        let mut list = 1u32.to_le_bytes().to_vec();
+        list.extend_from_slice(&id);
+        list.extend_from_slice(&nonce);
+        list.extend_from_slice(&u32::try_from(sealed.len()).unwrap().to_le_bytes());
+        list.extend_from_slice(&sealed);
+        list.resize(list.len().div_ceil(PAD) * PAD, 0);
+        let body = seal(&v.dek, &h.body_nonce, &good[..header_end], &list);
+        let mut newer = good[..header_end].to_vec();
+        newer.extend_from_slice(&body);
+        let e = Vault::open(&newer, b"pw").unwrap_err();
+        assert_eq!(e.stage(), Stage::Records);
+        assert!(e.to_string().contains("upgrade claulock"), "{e}");
+        let e = Vault::open(&newer, b"not it").unwrap_err();
         assert_eq!(e.stage(), Stage::Decryption);
     }
 }
