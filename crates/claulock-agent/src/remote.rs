@@ -174,10 +174,12 @@ struct Lease {
 }
 
 impl Fetched {
-    /// The value of `field`, if it is still good for a secret of `ttl`.
+    /// The value of `field`, if it is still good for a secret of `ttl`: a
+    /// lease about to end ([`MARGIN`]) is read again rather than handed to
+    /// a command that would see its credentials vanish as it starts.
     fn fresh(&self, field: &str, ttl: Duration) -> Option<&SecretBytes> {
         let now = Instant::now();
-        let alive = self.lease.as_ref().is_none_or(|l| now < l.until);
+        let alive = self.lease.as_ref().is_none_or(|l| now + MARGIN < l.until);
         (alive && now < self.read_at + ttl)
             .then(|| self.fields.get(field))
             .flatten()

@@ -521,7 +521,7 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
     };
     let seen = proc_of_curl(
         &format!(
-            "curl -sS --limit-rate 50K -o /dev/null -H 'Authorization: Bearer {{{{P}}}}' 'https://localhost:{}/big?bytes=400000&call=p-proc'",
+            "curl -sS -o /dev/null -H 'Authorization: Bearer {{{{P}}}}' 'https://localhost:{}/slow?ms=3000&call=p-proc'",
             lab.https
         ),
         "call=p-proc",
@@ -547,7 +547,7 @@ fn values_read_from_a_real_openbao_reach_the_server_rotate_and_fail_closed() {
     );
     let control = proc_of_curl(
         &format!(
-            "curl -sS --limit-rate 50K -o /dev/null -H 'X-Key: {{{{E}}}}' 'http://127.0.0.1:{}/big?bytes=400000&call=e-proc'",
+            "curl -sS -o /dev/null -H 'X-Key: {{{{E}}}}' 'http://127.0.0.1:{}/slow?ms=3000&call=e-proc'",
             lab.plain
         ),
         "call=e-proc",
