@@ -65,7 +65,15 @@ pub struct Agent {
     /// Argon2 memory, so checks run one at a time, and many clients asking
     /// at once queue instead of exhausting the machine's memory.
     kdf: Mutex<()>,
+    /// How many locks are revoking leases now: the process must not exit
+    /// under them ([`Agent::wait_revoked`]).
+    revoking: (Mutex<usize>, std::sync::Condvar),
 }
+
+/// How long a lock spends revoking the leases of dynamic secrets: a lease
+/// left then is audited and ends by itself. With one call's own bound
+/// after it, this stays inside a client's wait for its `lock` answer.
+pub(crate) const REVOKE_WITHIN: Duration = Duration::from_secs(15);
 
 /// One allowed command being run by an exec wrapper.
 struct Run {
@@ -199,6 +207,7 @@ impl Agent {
             proxy: std::sync::OnceLock::new(),
             remote,
             kdf: Mutex::new(()),
+            revoking: (Mutex::new(0), std::sync::Condvar::new()),
         }
     }
 
@@ -221,15 +230,37 @@ impl Agent {
     /// The value of proxy-delivered secret `name` and whether it may go in
     /// a request's line and body; `None` when locked, gone, or no longer
     /// delivered by proxy.
-    pub(crate) fn proxy_value(&self, name: &str) -> Option<(Zeroizing<Vec<u8>>, bool)> {
-        let in_body = {
+    pub(crate) fn proxy_values(&self, names: &[&str]) -> Vec<(String, Zeroizing<Vec<u8>>, bool)> {
+        let in_body: Vec<(&str, bool)> = {
             let state = self.state();
-            let s = state.vault().ok()?.get(name)?;
-            (s.meta.delivery() == claulock_vault::Delivery::Proxy)
-                .then_some(s.meta.allow_in_body)?
+            let Ok(vault) = state.vault() else {
+                return Vec::new();
+            };
+            names
+                .iter()
+                .filter_map(|name| {
+                    let s = vault.get(name)?;
+                    (s.meta.delivery() == claulock_vault::Delivery::Proxy)
+                        .then_some((*name, s.meta.allow_in_body))
+                })
+                .collect()
         };
-        let (value, _) = self.value_of(name, crate::server::now()).ok()?;
-        Some((Zeroizing::new(value.expose().to_vec()), in_body))
+        let wanted: Vec<&str> = in_body.iter().map(|(n, _)| *n).collect();
+        // Read together: a username and its password come from one read.
+        let Ok(values) = self.values_of(&wanted, crate::server::now()) else {
+            return Vec::new();
+        };
+        values
+            .into_iter()
+            .zip(in_body)
+            .map(|((value, _), (name, body))| {
+                (
+                    name.to_owned(),
+                    Zeroizing::new(value.expose().to_vec()),
+                    body,
+                )
+            })
+            .collect()
     }
 
     /// The current value of secret `name`: the vault's, or read from its
@@ -245,48 +276,85 @@ impl Agent {
         name: &str,
         now: i64,
     ) -> Result<(SecretBytes, Option<crate::remote::Read>), Error> {
+        let mut got = self.values_of(&[name], now)?;
+        got.pop().ok_or_else(|| Error::failed("no value was read"))
+    }
+
+    /// The current values of `names`, in their order, as
+    /// [`Agent::value_of`] gives one; the source-backed ones are read
+    /// together, so the secrets of one path come from one read (a
+    /// username and its password match).
+    ///
+    /// # Errors
+    ///
+    /// As [`Agent::value_of`], for the first that fails.
+    fn values_of(
+        &self,
+        names: &[&str],
+        now: i64,
+    ) -> Result<Vec<(SecretBytes, Option<crate::remote::Read>)>, Error> {
+        let mut out: Vec<Option<(SecretBytes, Option<crate::remote::Read>)>> =
+            Vec::with_capacity(names.len());
         {
             let state = self.state();
             let vault = state.vault()?;
-            if vault.get(name).is_none() {
-                return Err(Error::NotFound { name: name.into() });
-            }
-            if let Some(v) = SecretSource::value(vault, name)? {
-                return Ok((v, None));
+            for name in names {
+                if vault.get(name).is_none() {
+                    return Err(Error::NotFound {
+                        name: (*name).into(),
+                    });
+                }
+                out.push(SecretSource::value(vault, name)?.map(|v| (v, None)));
             }
         }
-        let read = self.remote.read(name, now);
-        let (value, read) = match read {
-            Ok(Some(got)) => got,
-            Ok(None) => {
-                return Err(Error::failed(format!(
-                    "{name} has no value in the vault and no source to read it from"
-                )));
-            }
+        let from_sources: Vec<&str> = names
+            .iter()
+            .zip(&out)
+            .filter(|(_, got)| got.is_none())
+            .map(|(n, _)| *n)
+            .collect();
+        if from_sources.is_empty() {
+            return Ok(out.into_iter().flatten().collect());
+        }
+        let read = match self.remote.read_many(&from_sources, now) {
+            Ok(read) => read,
             Err(e) => {
                 let f = [("caller", "source".to_owned()), ("why", e.to_string())];
-                self.audit("denied", name, &f);
+                for name in &from_sources {
+                    self.audit("denied", name, &f);
+                }
                 return Err(e);
             }
         };
-        if read.new_value || read.logins > 0 {
-            // The scrubber learns the new value (or token) before anything
-            // can print it.
+        if read.iter().any(|(_, _, r)| r.new_value || r.logins > 0) {
+            // The scrubber learns the new values (or tokens) before
+            // anything can print them.
             self.state().scrubber = None;
         }
-        if read.fetched {
+        for (name, _, r) in read.iter().filter(|(_, _, r)| r.fetched) {
             let mut f = vec![
-                ("source", read.source.clone()),
-                ("path", read.path.clone()),
-                ("new", if read.new_value { "yes" } else { "no" }.to_owned()),
-                ("logins", read.logins.to_string()),
+                ("source", r.source.clone()),
+                ("path", r.path.clone()),
+                ("new", if r.new_value { "yes" } else { "no" }.to_owned()),
+                ("logins", r.logins.to_string()),
             ];
-            if let Some(lease) = &read.lease {
+            if let Some(lease) = &r.lease {
                 f.push(("lease", lease.clone()));
             }
             self.audit("fetch", name, &f);
         }
-        Ok((value, Some(read)))
+        out.into_iter()
+            .zip(names)
+            .map(|(got, name)| match got {
+                Some(got) => Ok(got),
+                None => match read.iter().find(|(n, _, _)| n == name) {
+                    Some((_, value, r)) => Ok((value.clone(), Some(r.clone()))),
+                    None => Err(Error::failed(format!(
+                        "{name} has no value in the vault and no source to read it from"
+                    ))),
+                },
+            })
+            .collect()
     }
 
     /// Its files.
@@ -308,28 +376,48 @@ impl Agent {
         self.state().vault.is_none()
     }
 
-    /// Drops the keys and every value now.
+    /// Drops the keys and every value now, then revokes the leases of the
+    /// dynamic secrets it read (within [`REVOKE_WITHIN`]): their
+    /// credentials end with the agent's use of them.
     pub fn lock(&self, reason: &str) {
         let mut state = self.state();
-        if state.vault.take().is_some() {
-            state.changed();
-            let leases = self.remote.clear();
-            self.audit("lock", "", &[("reason", reason.to_owned())]);
-            // The dynamic secrets' leases, revoked with no lock held (each
-            // is a call to the server): their credentials end with the
-            // agent's use of them.
-            drop(state);
-            for (source, lease, failed) in leases.revoke() {
-                let mut f = vec![("source", source), ("lease", lease)];
-                match failed {
-                    None => self.audit("revoke", "", &f),
-                    Some(why) => {
-                        f.push(("why", why));
-                        self.audit("revoke-failed", "", &f);
-                    }
+        if state.vault.take().is_none() {
+            return;
+        }
+        // Counted while the state is held: whoever sees the agent locked
+        // sees the revocation under way too.
+        *lock_ignoring_poison(&self.revoking.0) += 1;
+        state.changed();
+        let leases = self.remote.clear();
+        self.audit("lock", "", &[("reason", reason.to_owned())]);
+        // Revoked with no lock held: each is a call to the server.
+        drop(state);
+        let deadline = std::time::Instant::now() + REVOKE_WITHIN;
+        for r in leases.revoke(deadline) {
+            let mut f = vec![("source", r.source), ("lease", r.lease)];
+            match r.failed {
+                None => self.audit("revoke", "", &f),
+                Some(why) => {
+                    f.push(("why", why));
+                    self.audit("revoke-failed", "", &f);
                 }
             }
         }
+        let (count, done) = &self.revoking;
+        *lock_ignoring_poison(count) -= 1;
+        done.notify_all();
+    }
+
+    /// Waits, at most `within`, for every lock's revocations to end
+    /// (the process exits next, and would cut them short). Whether they
+    /// did.
+    pub fn wait_revoked(&self, within: Duration) -> bool {
+        let (count, done) = &self.revoking;
+        let guard = lock_ignoring_poison(count);
+        let (guard, _) = done
+            .wait_timeout_while(guard, within, |n| *n > 0)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *guard == 0
     }
 
     /// Seconds since the last use.
@@ -723,18 +811,23 @@ impl Agent {
         // Values from sources are read now, before anything runs: a source
         // that cannot answer refuses the whole command, and the scrubber of
         // its output (built after this) knows every value it may get.
-        let mut remote: Vec<(String, SecretBytes)> = Vec::new();
+        // All of them at once: the secrets of one path come from one read.
+        let mut from_sources: Vec<&str> = Vec::new();
         for u in &analysis.uses {
-            if self.remote.holds(&u.secret) && !remote.iter().any(|(n, _)| *n == u.secret) {
-                let (value, _) = self.value_of(&u.secret, now)?;
-                remote.push((u.secret.clone(), value));
+            if self.remote.holds(&u.secret) && !from_sources.contains(&u.secret.as_str()) {
+                from_sources.push(&u.secret);
             }
         }
+        let remote: Vec<(String, SecretBytes)> = from_sources
+            .iter()
+            .zip(self.values_of(&from_sources, now)?)
+            .map(|(name, (value, _))| ((*name).to_owned(), value))
+            .collect();
         let exe = std::env::current_exe()
             .map_err(|e| Error::failed(format!("cannot find the claulock executable: {e}")))?;
         let nonce = random_hex();
         let exe = exe.display().to_string();
-        let surrogates = self.surrogates(&analysis, now)?;
+        let surrogates = self.surrogates(&analysis, &remote, now)?;
         let plan = claulock_core::substitute::delivery_plan(
             command,
             &analysis,
@@ -849,10 +942,12 @@ impl Agent {
         withheld
     }
 
-    /// A fresh surrogate for each proxy-delivered secret `analysis` uses.
+    /// A fresh surrogate for each proxy-delivered secret `analysis` uses;
+    /// `read` holds the values already read from sources for the run.
     fn surrogates(
         &self,
         analysis: &claulock_core::analysis::Analysis,
+        read: &[(String, SecretBytes)],
         now: i64,
     ) -> Result<Vec<(String, String)>, Error> {
         let mut proxied: Vec<String> = Vec::new();
@@ -870,7 +965,10 @@ impl Agent {
         }
         let mut out: Vec<(String, String)> = Vec::new();
         for name in proxied {
-            let (value, _) = self.value_of(&name, now)?;
+            let value = match read.iter().find(|(n, _)| *n == name) {
+                Some((_, v)) => v.clone(),
+                None => self.value_of(&name, now)?.0,
+            };
             let surrogate = claulock_proxy::surrogate::make(value.expose(), &mut |b| {
                 claulock_vault::Random::fill(&mut OsRandom, b);
             });
@@ -991,18 +1089,22 @@ impl Agent {
             claulock_core::destination::Target::Host { host } => Some(host.clone()),
             _ => None,
         });
-        let mut values = Vec::new();
+        let mut asked: Vec<&claulock_core::analysis::Use> = Vec::new();
         for u in &analysis.uses {
-            if values.iter().any(|b: &Binding| b.secret == u.secret) {
+            if asked.iter().any(|a| a.secret == u.secret) {
                 continue;
             }
             if !allowed.contains(&u.secret) {
                 return Err(refuse("the run's command did not use this secret"));
             }
+            asked.push(u);
+        }
+        let names: Vec<&str> = asked.iter().map(|u| u.secret.as_str()).collect();
+        let mut values = Vec::new();
+        for (u, (value, read)) in asked.into_iter().zip(self.values_of(&names, now)?) {
             // Past its TTL a source's value is read again; a value the
             // source changed meanwhile is one this run's output scrubber
             // does not know, so it is refused rather than delivered.
-            let (value, read) = self.value_of(&u.secret, now)?;
             if read.is_some()
                 && !known
                     .iter()
@@ -1280,12 +1382,20 @@ impl Agent {
             .unwrap_or(crate::remote::DEFAULT_TTL.as_secs())
             .clamp(1, MAX_TTL_SECS);
         // A dynamic secret's trial read made credentials for nothing: its
-        // lease is revoked at once (a refusal is left to the lease's end).
+        // lease is revoked at once (a refusal is audited, and the
+        // credentials live to the lease's end).
         let read = |server: &crate::openbao::Server| {
             let api = server.api_path(conn.1.expose(), &from.path)?;
             let answer = server.read(conn.1.expose(), &api, &from.field, &[])?;
             if let Some(id) = &answer.lease_id {
-                let _ = server.revoke_lease(conn.1.expose(), id);
+                let mut f = vec![("source", from.source.clone()), ("lease", id.clone())];
+                match server.revoke_lease(conn.1.expose(), id) {
+                    Ok(()) => self.audit("revoke", &name, &f),
+                    Err(why) => {
+                        f.push(("why", why.to_string()));
+                        self.audit("revoke-failed", &name, &f);
+                    }
+                }
             }
             Ok::<(), crate::openbao::Failure>(())
         };
@@ -1673,4 +1783,12 @@ fn shell_quote(s: &str) -> String {
 /// Where a peer's working directory is, when it can be read.
 pub(crate) fn peer_cwd(pid: i32) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
+}
+
+/// `mutex`'s guard, also after a thread panicked holding it (the counts it
+/// guards stay right: a panic cannot leave one half-changed).
+fn lock_ignoring_poison<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

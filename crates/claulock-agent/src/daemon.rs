@@ -83,6 +83,18 @@ pub fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
     server::serve(&agent, &listener);
     let _ = std::fs::remove_file(&home.socket);
     agent.lock("exit");
+    // A lock on another thread (a client's `lock`, the idle watch) may
+    // still be revoking leases: exiting now would cut that short.
+    let within =
+        crate::agent::REVOKE_WITHIN + crate::openbao::CALL_TIMEOUT + Duration::from_secs(1);
+    if !agent.wait_revoked(within) {
+        let _ = audit::append(
+            home,
+            "revoke-failed",
+            "",
+            &[("why", "the agent exited while revoking".into())],
+        );
+    }
     Ok(())
 }
 

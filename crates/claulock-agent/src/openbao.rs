@@ -48,18 +48,41 @@ const MAX_BODY: usize = 1 << 20;
 /// Why a source could not answer. Its text names the server, the path and
 /// the cause, never a token or a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure(String);
+pub struct Failure {
+    text: String,
+    unreachable: bool,
+}
+
+impl Failure {
+    /// Whether the server could not be reached or did not answer in time
+    /// (rather than answering with a refusal): asking it again at once is
+    /// no use.
+    pub fn is_unreachable(&self) -> bool {
+        self.unreachable
+    }
+}
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
 impl std::error::Error for Failure {}
 
 fn fail(text: impl Into<String>) -> Failure {
-    Failure(text.into())
+    Failure {
+        text: text.into(),
+        unreachable: false,
+    }
+}
+
+/// A call that got no answer: the server is down, or too slow.
+fn unreachable(text: impl Into<String>) -> Failure {
+    Failure {
+        text: text.into(),
+        unreachable: true,
+    }
 }
 
 /// A server the agent reads from: its address and the TLS roots it is
@@ -427,8 +450,8 @@ impl Server {
                     .map_err(|e| fail(format!("cannot start a runtime: {e}")))?;
                 rt.block_on(async move {
                     match tokio::time::timeout(CALL_TIMEOUT, send(tls, req)).await {
-                        Ok(r) => r.map_err(|why| fail(format!("cannot reach {at}: {why}"))),
-                        Err(_) => Err(fail(format!(
+                        Ok(r) => r.map_err(|why| unreachable(format!("cannot reach {at}: {why}"))),
+                        Err(_) => Err(unreachable(format!(
                             "{at} did not answer within {} s",
                             CALL_TIMEOUT.as_secs()
                         ))),
@@ -621,5 +644,32 @@ mod tests {
         assert!(t.elapsed() < CALL_TIMEOUT + Duration::from_secs(1));
         assert!(e.to_string().contains(&format!("127.0.0.1:{port}")), "{e}");
         assert!(!e.to_string().contains("canary"), "leaked");
+        assert!(e.is_unreachable(), "a closed port is unreachable: {e}");
+    }
+
+    #[test]
+    fn a_refusal_is_not_unreachable() {
+        // A server that answers 403 to everything: it was reached.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            if let Ok((mut c, _)) = l.accept() {
+                let mut buf = [0u8; 4096];
+                let _ = c.read(&mut buf);
+                let body = r#"{"errors":["permission denied"]}"#;
+                let _ = write!(
+                    c,
+                    "HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        let s = Server::new(&format!("http://127.0.0.1:{port}"), None, None).unwrap();
+        let e = s
+            .revoke_lease(b"tok-canary-0123456789", "database/creds/app/x")
+            .unwrap_err();
+        assert!(e.to_string().contains("403"), "{e}");
+        assert!(!e.is_unreachable(), "a 403 came from the server: {e}");
     }
 }

@@ -115,20 +115,26 @@ impl claulock_proxy::Backend for ProxyBackend {
             project: run.project.clone(),
             ..CheckContext::at(claulock_core::time::Timestamp::from_unix(now))
         };
+        let names: Vec<&str> = run.surrogates.iter().map(|(n, _)| n.as_str()).collect();
+        // Read together: a username and its password come from one read.
+        // Locked, or a source that cannot answer: none; a secret gone or no
+        // longer proxied: not that one. What is missing keeps its
+        // surrogate on the wire.
+        let values = self.0.proxy_values(&names);
         let mut swaps = Vec::new();
-        for (name, surrogate) in &run.surrogates {
-            let Some((value, in_body)) = self.0.proxy_value(name) else {
+        for (name, value, in_body) in values {
+            let Some((_, surrogate)) = run.surrogates.iter().find(|(n, _)| *n == name) else {
                 continue;
             };
             let flow = Flow {
-                secret: name,
+                secret: &name,
                 host: Some(host),
                 program: None,
             };
             let allowed = claulock_core::policy::check_flow(&flow, &policy, &ctx).is_ok();
             swaps.push(claulock_proxy::Swap {
-                name: name.clone(),
                 surrogate: surrogate.as_bytes().to_vec(),
+                name,
                 value,
                 allowed,
                 in_body,

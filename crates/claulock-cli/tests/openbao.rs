@@ -934,7 +934,7 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
             &format!("port={}", redis.port),
             "username=default",
             &format!("password={}", redis.admin),
-            "allowed_roles=app",
+            "allowed_roles=app,app2",
             "tls=false",
         ],
         "",
@@ -953,6 +953,7 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
     lab.bao(
         &["policy", "write", "dyn", "-"],
         "path \"database/creds/app\" { capabilities = [\"read\"] }\n\
+         path \"database/creds/app2\" { capabilities = [\"read\"] }\n\
          path \"sys/leases/revoke\" { capabilities = [\"update\"] }\n",
     );
     let token = lab.bao(&["token", "create", "-policy=dyn", "-field=token"], "");
@@ -1080,6 +1081,80 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
         )
         .unwrap_err();
     assert!(e.contains("no source named nosuch"), "{e}");
+    // Two TTLs on one path (the username kept 5 minutes, the password 3 s;
+    // the lease an hour): past the shorter, both are read again together,
+    // never one read's username with another's password.
+    lab.bao(
+        &[
+            "write",
+            "database/roles/app2",
+            "db_name=redis",
+            "creation_statements=[\"+ping\", \"~*\"]",
+            "default_ttl=1h",
+            "max_ttl=1h",
+        ],
+        "",
+    );
+    lab.ok(
+        &[
+            "add",
+            "QUSER",
+            "--from",
+            "team:database/creds/app2#username",
+            "--allow-program",
+            "redis-cli",
+        ],
+        PASS,
+    );
+    lab.ok(
+        &[
+            "add",
+            "QPASS",
+            "--from",
+            "team:database/creds/app2#password",
+            "--ttl",
+            "3s",
+            "--allow-program",
+            "redis-cli",
+        ],
+        PASS,
+    );
+    let qping = format!(
+        "REDISCLI_AUTH={{{{QPASS}}}} redis-cli -p {} --no-auth-warning --user {{{{QUSER}}}} ping",
+        redis.port
+    );
+    let before = redis.users();
+    let (code, out, _) = lab.exec(&qping);
+    assert!(
+        code == Some(0) && out.trim() == "PONG",
+        "two TTLs, first: {out}"
+    );
+    let q1: Vec<String> = redis
+        .users()
+        .into_iter()
+        .filter(|u| !before.contains(u))
+        .collect();
+    assert_eq!(
+        q1.len(),
+        1,
+        "one read for both (the names are values: not shown)"
+    );
+    std::thread::sleep(Duration::from_millis(3_500));
+    let (code, out, _) = lab.exec(&qping);
+    assert!(
+        code == Some(0) && out.trim() == "PONG",
+        "past the password's TTL the username and password must come from one read: {out}"
+    );
+    let q2: Vec<String> = redis
+        .users()
+        .into_iter()
+        .filter(|u| !before.contains(u) && !q1.contains(u))
+        .collect();
+    assert_eq!(
+        q2.len(),
+        1,
+        "one new read for both (the names are values: not shown)"
+    );
     // The control: a lease the test makes itself.
     let theirs = lab.bao(&["read", "-field=username", "database/creds/app"], "");
     assert!(
@@ -1091,6 +1166,10 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
     assert!(
         !left.contains(&second[0]),
         "the lease in use was not revoked at lock"
+    );
+    assert!(
+        !left.contains(&q2[0]) && !left.contains(&q1[0]),
+        "an hour's lease, current or replaced, was not revoked at lock"
     );
     assert!(
         left.contains(&theirs),
@@ -1106,6 +1185,8 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
     lab.assert_nothing_leaked(&[
         ("a username", &first[0]),
         ("a username", &second[0]),
+        ("a username", &q1[0]),
+        ("a username", &q2[0]),
         ("the source token", &token),
         ("the root token", &root),
     ]);
