@@ -908,22 +908,10 @@ impl Redis {
     }
 }
 
-/// A dynamic secret (OpenBao's database engine making redis users, the
-/// real `redis-server`): the username and the password are two secrets
-/// read in one read, so from one lease, and they log in together; the
-/// lease (8 s) bounds the cache though the TTL is the default 5 minutes;
-/// the audit names each lease; `add --from`'s trial read leaves no user
-/// behind; and the lock revokes the lease in use, which deletes its user
-/// at once, while a lease the test made itself outlives the lock (the
-/// control: users do not go by themselves).
-#[test]
-fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
-    if !needs(&["bao", "redis-server", "redis-cli", "openssl"]) {
-        return;
-    }
-    let root = format!("root-{}", common::random(24));
-    let lab = Lab::new(&root);
-    let redis = Redis::start();
+/// OpenBao's database engine making users in `redis`: role `app` (8 s
+/// leases) and `app2` (an hour), and policy `dyn` that may read both and
+/// revoke leases.
+fn redis_engine(lab: &Lab, redis: &Redis) {
     lab.bao(&["secrets", "enable", "database"], "");
     lab.bao(
         &[
@@ -951,11 +939,41 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
         "",
     );
     lab.bao(
+        &[
+            "write",
+            "database/roles/app2",
+            "db_name=redis",
+            "creation_statements=[\"+ping\", \"~*\"]",
+            "default_ttl=1h",
+            "max_ttl=1h",
+        ],
+        "",
+    );
+    lab.bao(
         &["policy", "write", "dyn", "-"],
         "path \"database/creds/app\" { capabilities = [\"read\"] }\n\
          path \"database/creds/app2\" { capabilities = [\"read\"] }\n\
          path \"sys/leases/revoke\" { capabilities = [\"update\"] }\n",
     );
+}
+
+/// A dynamic secret (OpenBao's database engine making redis users, the
+/// real `redis-server`): the username and the password are two secrets
+/// read in one read, so from one lease, and they log in together; the
+/// lease (8 s) bounds the cache though the TTL is the default 5 minutes;
+/// the audit names each lease; `add --from`'s trial read leaves no user
+/// behind; and the lock revokes the lease in use, which deletes its user
+/// at once, while a lease the test made itself outlives the lock (the
+/// control: users do not go by themselves).
+#[test]
+fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
+    if !needs(&["bao", "redis-server", "redis-cli", "openssl"]) {
+        return;
+    }
+    let root = format!("root-{}", common::random(24));
+    let lab = Lab::new(&root);
+    let redis = Redis::start();
+    redis_engine(&lab, &redis);
     let token = lab.bao(&["token", "create", "-policy=dyn", "-field=token"], "");
     lab.ok(&["init", "--passphrase-stdin"], PASS);
     lab.ok(&["unlock", "--passphrase-stdin"], PASS);
@@ -1084,17 +1102,6 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
     // Two TTLs on one path (the username kept 5 minutes, the password 3 s;
     // the lease an hour): past the shorter, both are read again together,
     // never one read's username with another's password.
-    lab.bao(
-        &[
-            "write",
-            "database/roles/app2",
-            "db_name=redis",
-            "creation_statements=[\"+ping\", \"~*\"]",
-            "default_ttl=1h",
-            "max_ttl=1h",
-        ],
-        "",
-    );
     lab.ok(
         &[
             "add",
@@ -1307,4 +1314,161 @@ fn a_tls_source_is_verified_against_the_ca_it_was_given() {
         "the value did not arrive"
     );
     lab.assert_nothing_leaked(&[("the value", &value), ("the root token", &root)]);
+}
+
+/// A TCP relay to `to` that holds each lease revocation `delay` before
+/// passing it on (a slow server), and drops it if its caller is gone by
+/// then: its address.
+fn slow_revocations(to: &str, delay: Duration) -> String {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let to = to.trim_start_matches("http://").to_owned();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let to = to.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                let mut client = client;
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match client.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if String::from_utf8_lossy(&head).contains("/v1/sys/leases/revoke") {
+                    std::thread::sleep(delay);
+                    // A caller that is gone (exited) gets nothing sent for it.
+                    client.set_nonblocking(true).unwrap();
+                    let alive = matches!(
+                        client.read(&mut buf),
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                    );
+                    client.set_nonblocking(false).unwrap();
+                    if !alive {
+                        return;
+                    }
+                }
+                let Ok(mut server) = std::net::TcpStream::connect(&to) else {
+                    return;
+                };
+                if server.write_all(&head).is_err() {
+                    return;
+                }
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                });
+                let _ = std::io::copy(&mut server, &mut client);
+            });
+        }
+    });
+    addr
+}
+
+/// The vault locked by the idle timeout, on a server that takes 4 s to
+/// revoke (longer than the agent's linger after a lock): the agent does
+/// not exit before the lease in use is revoked, and its redis user
+/// deleted. The audit shows the revocation came seconds after the lock
+/// (the relay did hold it: else the test could not tell).
+#[test]
+fn an_idle_lock_revokes_before_the_agent_exits_though_the_server_is_slow() {
+    if !needs(&["bao", "redis-server", "redis-cli", "openssl"]) {
+        return;
+    }
+    let root = format!("root-{}", common::random(24));
+    let lab = Lab::new(&root);
+    let redis = Redis::start();
+    redis_engine(&lab, &redis);
+    let token = lab.bao(&["token", "create", "-policy=dyn", "-field=token"], "");
+    let slow = slow_revocations(&lab.bao_addr, Duration::from_secs(4));
+    lab.ok(&["init", "--passphrase-stdin"], PASS);
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    lab.ok(&["source", "add", "team", "--openbao", &slow], &token);
+    for (name, field) in [("QUSER", "username"), ("QPASS", "password")] {
+        lab.ok(
+            &[
+                "add",
+                name,
+                "--from",
+                &format!("team:database/creds/app2#{field}"),
+                "--allow-program",
+                "redis-cli",
+            ],
+            PASS,
+        );
+    }
+    // The trial reads' revocations went through the relay too.
+    assert_eq!(redis.users(), ["default"], "a trial read left a user");
+    lab.ok(&["lock"], "");
+    lab.ok(
+        &["unlock", "--passphrase-stdin", "--idle-timeout", "2s"],
+        PASS,
+    );
+    let ping = format!(
+        "REDISCLI_AUTH={{{{QPASS}}}} redis-cli -p {} --no-auth-warning --user {{{{QUSER}}}} ping",
+        redis.port
+    );
+    let (code, out, _) = lab.exec(&ping);
+    assert!(code == Some(0) && out.trim() == "PONG", "login: {out}");
+    let users: Vec<String> = redis
+        .users()
+        .into_iter()
+        .filter(|u| u != "default")
+        .collect();
+    assert_eq!(
+        users.len(),
+        1,
+        "one read, one user (names are values: not shown)"
+    );
+    // Idle: locked in about 2 s; revoked about 4 s later; then the agent
+    // exits.
+    let started = Instant::now();
+    let agent_gone = || {
+        !lab.home.join("agent.sock").exists()
+            && lab.claulock(&["status"], "").status.code() != Some(0)
+    };
+    while redis.users().contains(&users[0]) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the lease in use was not revoked after the idle lock"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let audit = lab.audit();
+    // The lock's own lines (a trial read's revoke names its secret).
+    let at = |action: &str| -> Option<std::time::SystemTime> {
+        let line = audit
+            .lines()
+            .filter(|l| {
+                let mut w = l.split_whitespace().skip(1);
+                w.next() == Some(action) && w.next() == Some("-")
+            })
+            .next_back()?;
+        humantime::parse_rfc3339(line.split_whitespace().next()?).ok()
+    };
+    let locked = at("lock").expect("no lock in the audit");
+    let revoked = at("revoke").expect("no revoke after the lock in the audit");
+    let took = revoked.duration_since(locked).unwrap_or_default();
+    assert!(
+        took >= Duration::from_secs(3),
+        "the relay did not hold the revocation ({took:?}): the test cannot tell"
+    );
+    assert!(
+        audit.lines().any(|l| l.contains(" lock - reason=idle")),
+        "the lock was not the idle one"
+    );
+    while !agent_gone() {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the agent did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    lab.assert_nothing_leaked(&[
+        ("a username", &users[0]),
+        ("the source token", &token),
+        ("the root token", &root),
+    ]);
 }
