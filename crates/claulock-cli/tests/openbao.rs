@@ -1439,13 +1439,10 @@ fn an_idle_lock_revokes_before_the_agent_exits_though_the_server_is_slow() {
     let audit = lab.audit();
     // The lock's own lines (a trial read's revoke names its secret).
     let at = |action: &str| -> Option<std::time::SystemTime> {
-        let line = audit
-            .lines()
-            .filter(|l| {
-                let mut w = l.split_whitespace().skip(1);
-                w.next() == Some(action) && w.next() == Some("-")
-            })
-            .next_back()?;
+        let line = audit.lines().rfind(|l| {
+            let mut w = l.split_whitespace().skip(1);
+            w.next() == Some(action) && w.next() == Some("-")
+        })?;
         humantime::parse_rfc3339(line.split_whitespace().next()?).ok()
     };
     let locked = at("lock").expect("no lock in the audit");
