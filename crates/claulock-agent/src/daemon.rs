@@ -80,6 +80,7 @@ pub fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
     if let Some(idle) = idle {
         spawn_idle_watch(&agent, idle);
     }
+    spawn_signal_watch(&agent);
     server::serve(&agent, &listener);
     let _ = std::fs::remove_file(&home.socket);
     agent.lock("exit");
@@ -116,6 +117,40 @@ fn start(home: &Home) -> anyhow::Result<(UnixListener, Vault)> {
         listener.with_context(|| format!("cannot listen on {}", home.socket.display()))?;
     std::fs::set_permissions(&home.socket, std::fs::Permissions::from_mode(0o600))?;
     Ok((listener, vault))
+}
+
+/// Locks the agent on SIGTERM, SIGINT or SIGHUP (a shutdown, `kill`), so
+/// it drops its keys and revokes its leases before it exits rather than
+/// dying with them; a second signal ends it at once.
+fn spawn_signal_watch(agent: &Arc<Agent>) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else {
+        return;
+    };
+    let agent = Arc::clone(agent);
+    std::thread::spawn(move || {
+        let mut forever = signals.forever();
+        if forever.next().is_some() {
+            // On a thread of its own: the lock revokes for seconds, and a
+            // second signal must still be heard.
+            let locking = Arc::clone(&agent);
+            std::thread::spawn(move || {
+                locking.lock("signal");
+                server::wake(&locking);
+            });
+        }
+        if forever.next().is_some() {
+            if !agent.wait_revoked(Duration::ZERO) {
+                let _ = audit::append(
+                    agent.home(),
+                    "revoke-failed",
+                    "",
+                    &[("why", "a second signal ended the agent at once".into())],
+                );
+            }
+            std::process::exit(1);
+        }
+    });
 }
 
 /// Locks the agent after `idle` without a use.

@@ -1371,7 +1371,8 @@ fn slow_revocations(to: &str, delay: Duration) -> String {
 /// revoke (longer than the agent's linger after a lock): the agent does
 /// not exit before the lease in use is revoked, and its redis user
 /// deleted. The audit shows the revocation came seconds after the lock
-/// (the relay did hold it: else the test could not tell).
+/// (the relay did hold it: else the test could not tell). The same after
+/// SIGTERM.
 #[test]
 fn an_idle_lock_revokes_before_the_agent_exits_though_the_server_is_slow() {
     if !needs(&["bao", "redis-server", "redis-cli", "openssl"]) {
@@ -1463,7 +1464,56 @@ fn an_idle_lock_revokes_before_the_agent_exits_though_the_server_is_slow() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // SIGTERM (a shutdown, `kill`): the agent locks and revokes before it
+    // exits, rather than dying with its leases.
+    lab.ok(&["unlock", "--passphrase-stdin"], PASS);
+    let (code, out, _) = lab.exec(&ping);
+    assert!(
+        code == Some(0) && out.trim() == "PONG",
+        "second login: {out}"
+    );
+    let again: Vec<String> = redis
+        .users()
+        .into_iter()
+        .filter(|u| u != "default" && !users.contains(u))
+        .collect();
+    assert_eq!(again.len(), 1, "a new read (names are values: not shown)");
+    let status: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["status", "--json"], "")).unwrap();
+    let pid = status["agent_pid"]
+        .as_u64()
+        .expect("the agent's pid")
+        .to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    while redis.users().contains(&again[0]) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the lease in use was not revoked after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        lab.audit()
+            .lines()
+            .any(|l| l.contains(" lock - reason=signal")),
+        "SIGTERM did not lock"
+    );
+    while !agent_gone() {
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "the agent did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     lab.assert_nothing_leaked(&[
+        ("a username", &again[0]),
         ("a username", &users[0]),
         ("the source token", &token),
         ("the root token", &root),
