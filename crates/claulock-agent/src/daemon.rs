@@ -81,8 +81,8 @@ pub fn run(home: &Home, idle: Option<Duration>) -> anyhow::Result<()> {
         spawn_idle_watch(&agent, idle);
     }
     spawn_signal_watch(&agent);
+    // It removes its socket file as it stops (and only its own).
     server::serve(&agent, &listener);
-    let _ = std::fs::remove_file(&home.socket);
     agent.lock("exit");
     // A lock on another thread (a client's `lock`, the idle watch) may
     // still be revoking leases: exiting now would cut that short.

@@ -48,6 +48,9 @@ pub fn now() -> i64 {
 /// Serves `listener` until the agent is locked.
 pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
     raise_fd_limit();
+    // The socket file bound for `listener`: the one to remove at the end,
+    // and no other (a new agent may have bound the path since).
+    let ours = file_id(&agent.home().socket);
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         if agent.is_locked() {
@@ -101,7 +104,7 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
     // (the `lock` request's own among them) finish, for a moment at most.
     // A client that connected before is told the vault is locked: one left
     // in the queue would see its connection closed without an answer.
-    let _ = std::fs::remove_file(&agent.home().socket);
+    remove_if_ours(&agent.home().socket, ours);
     let deadline = std::time::Instant::now() + LINGER;
     let _ = listener.set_nonblocking(true);
     loop {
@@ -113,6 +116,23 @@ pub fn serve(agent: &Arc<Agent>, listener: &UnixListener) {
             break;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A file's (device, inode).
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()))
+}
+
+/// Removes the socket file at `path` if it is still the one this server
+/// bound (`ours`): an agent unlocked while this one lingers has bound the
+/// path anew, and removing its socket would hide it from every client.
+fn remove_if_ours(path: &std::path::Path, ours: Option<(u64, u64)>) {
+    if ours.is_some() && file_id(path) == ours {
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -186,5 +206,30 @@ fn raise_fd_limit() {
     if limit.current.is_some_and(|c| c < want) {
         limit.current = Some(limit.maximum.map_or(want, |m| m.min(want)));
         let _ = setrlimit(Resource::Nofile, limit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_socket_this_server_bound_is_removed() {
+        let dir = std::env::temp_dir().join(format!("cl-server-sock-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("agent.sock");
+        let first = UnixListener::bind(&path).unwrap();
+        let ours = file_id(&path);
+        // A new agent removes the path and binds it again.
+        std::fs::remove_file(&path).unwrap();
+        let second = UnixListener::bind(&path).unwrap();
+        remove_if_ours(&path, ours);
+        assert!(path.exists(), "the new agent's socket was removed");
+        // Its own is removed.
+        remove_if_ours(&path, file_id(&path));
+        assert!(!path.exists(), "a server's own socket stays");
+        drop((first, second));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
