@@ -377,7 +377,7 @@ impl Agent {
     }
 
     /// Drops the keys and every value now, then revokes the leases of the
-    /// dynamic secrets it read (within [`REVOKE_WITHIN`]): their
+    /// dynamic secrets it read (for 15 s at most): their
     /// credentials end with the agent's use of them.
     pub fn lock(&self, reason: &str) {
         let mut state = self.state();

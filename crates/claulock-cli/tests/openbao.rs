@@ -210,6 +210,16 @@ impl Lab {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs a `redis-cli … ping` COMMAND through `claulock exec`, which
+    /// must log in (`what` names the step in a failure).
+    fn login(&self, command: &str, what: &str) {
+        let (code, out, _) = self.exec(command);
+        assert!(
+            code == Some(0) && out.trim() == "PONG",
+            "{what}: the login failed: {out}"
+        );
+    }
+
     /// `claulock exec -c COMMAND`: the exit status, what it printed, and
     /// how long it took.
     fn exec(&self, command: &str) -> (Option<i32>, String, Duration) {
@@ -885,6 +895,15 @@ impl Redis {
         r
     }
 
+    /// The users made since `known` (and not `default`). The names are
+    /// values: no message shows them.
+    fn new_users(&self, known: &[&[String]]) -> Vec<String> {
+        self.users()
+            .into_iter()
+            .filter(|u| u != "default" && !known.iter().any(|k| k.contains(u)))
+            .collect()
+    }
+
     /// The ACL users, as the admin sees them.
     fn users(&self) -> Vec<String> {
         let out = Command::new("redis-cli")
@@ -1003,16 +1022,8 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
         "REDISCLI_AUTH={{{{RPASS}}}} redis-cli -p {} --no-auth-warning --user {{{{RUSER}}}} ping",
         redis.port
     );
-    let (code, out, _) = lab.exec(&ping);
-    assert!(
-        code == Some(0) && out.trim() == "PONG",
-        "first login: {out}"
-    );
-    let first: Vec<String> = redis
-        .users()
-        .into_iter()
-        .filter(|u| u != "default")
-        .collect();
+    lab.login(&ping, "first login");
+    let first = redis.new_users(&[]);
     assert_eq!(
         first.len(),
         1,
@@ -1026,16 +1037,8 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
     );
     // Past the lease (not the 5-minute TTL): a new read, a new user.
     std::thread::sleep(Duration::from_millis(8_500));
-    let (code, out, _) = lab.exec(&ping);
-    assert!(
-        code == Some(0) && out.trim() == "PONG",
-        "after the lease: {out}"
-    );
-    let second: Vec<String> = redis
-        .users()
-        .into_iter()
-        .filter(|u| u != "default" && !first.contains(u))
-        .collect();
+    lab.login(&ping, "after the lease");
+    let second = redis.new_users(&[&first]);
     assert_eq!(
         second.len(),
         1,
@@ -1131,32 +1134,19 @@ fn dynamic_secrets_share_a_lease_and_are_revoked_at_lock() {
         redis.port
     );
     let before = redis.users();
-    let (code, out, _) = lab.exec(&qping);
-    assert!(
-        code == Some(0) && out.trim() == "PONG",
-        "two TTLs, first: {out}"
-    );
-    let q1: Vec<String> = redis
-        .users()
-        .into_iter()
-        .filter(|u| !before.contains(u))
-        .collect();
+    lab.login(&qping, "two TTLs, first");
+    let q1 = redis.new_users(&[&before]);
     assert_eq!(
         q1.len(),
         1,
         "one read for both (the names are values: not shown)"
     );
     std::thread::sleep(Duration::from_millis(3_500));
-    let (code, out, _) = lab.exec(&qping);
-    assert!(
-        code == Some(0) && out.trim() == "PONG",
-        "past the password's TTL the username and password must come from one read: {out}"
+    lab.login(
+        &qping,
+        "past the password's TTL the username and password must come from one read",
     );
-    let q2: Vec<String> = redis
-        .users()
-        .into_iter()
-        .filter(|u| !before.contains(u) && !q1.contains(u))
-        .collect();
+    let q2 = redis.new_users(&[&before, &q1]);
     assert_eq!(
         q2.len(),
         1,
@@ -1411,13 +1401,8 @@ fn an_idle_lock_revokes_before_the_agent_exits_though_the_server_is_slow() {
         "REDISCLI_AUTH={{{{QPASS}}}} redis-cli -p {} --no-auth-warning --user {{{{QUSER}}}} ping",
         redis.port
     );
-    let (code, out, _) = lab.exec(&ping);
-    assert!(code == Some(0) && out.trim() == "PONG", "login: {out}");
-    let users: Vec<String> = redis
-        .users()
-        .into_iter()
-        .filter(|u| u != "default")
-        .collect();
+    lab.login(&ping, "login");
+    let users = redis.new_users(&[]);
     assert_eq!(
         users.len(),
         1,
@@ -1467,16 +1452,8 @@ fn an_idle_lock_revokes_before_the_agent_exits_though_the_server_is_slow() {
     // SIGTERM (a shutdown, `kill`): the agent locks and revokes before it
     // exits, rather than dying with its leases.
     lab.ok(&["unlock", "--passphrase-stdin"], PASS);
-    let (code, out, _) = lab.exec(&ping);
-    assert!(
-        code == Some(0) && out.trim() == "PONG",
-        "second login: {out}"
-    );
-    let again: Vec<String> = redis
-        .users()
-        .into_iter()
-        .filter(|u| u != "default" && !users.contains(u))
-        .collect();
+    lab.login(&ping, "second login");
+    let again = redis.new_users(&[&users]);
     assert_eq!(again.len(), 1, "a new read (names are values: not shown)");
     let status: serde_json::Value =
         serde_json::from_str(&lab.ok(&["status", "--json"], "")).unwrap();
